@@ -1,0 +1,193 @@
+"""Temporal shift (TSM, Lin et al. ICCV 2019), offline and online, with an explicit streaming cache.
+
+Paper: "Dynamic Inference" (Wu et al. 2020), slide "Online temporal shift module"; DESIGN.md
+section 1. A 2D CNN sees a video as a batch of frames ``(N*T, C, H, W)``. The temporal shift moves a
+fold of ``C // fold_div`` channels one step along time so that a frame's 2D convolution also sees
+its neighbours; it costs no multiply-adds.
+
+Three modes:
+
+* ``"offline"`` (bidirectional): channels ``[0, fold)`` of frame ``t`` come from frame ``t+1`` (the
+  future), channels ``[fold, 2*fold)`` from frame ``t-1`` (the past); the rest are unchanged. The
+  borders are zero padded.
+* ``"online"`` (causal): only one fold moves, channels ``[0, fold)`` of frame ``t`` come from frame
+  ``t-1``; frame 0 gets zeros. The output at frame ``t`` depends on frames ``<= t`` only. We shift one
+  fold (as TSM's online demo does), not two, so the number of channels that carry the past is the
+  same as in the offline shift.
+* ``"off"``: identity (TSN).
+
+Streaming: the online shift only needs the shifted channels of the *last processed frame*. A
+:class:`ShiftCache` holds them per shift layer, so frames can be fed one at a time or one group at
+a time and the result equals running the online shift on the whole clip at once. The cache is an
+explicit object passed to ``forward``; modules hold no state between calls, so nothing leaks
+between videos or batch items. Use a new cache (or :meth:`ShiftCache.reset`) for each video.
+
+Implementation note (measured, see ``benchmarks/shift_overhead.py``): the shift is written as one
+``torch.cat`` of the shifted slice and the untouched channels along the channel axis, on a
+``(N, T, C, H, W)`` view. It copies the tensor once; no multiply-adds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from dynamic_inference.errors import ConfigError
+
+ShiftMode = Literal["off", "offline", "online"]
+SHIFT_MODES: tuple[str, ...] = ("off", "offline", "online")
+
+
+def _check(x: Tensor, n_frames: int, fold_div: int, mode: str) -> None:
+    if mode not in SHIFT_MODES:
+        raise ConfigError(f"shift mode must be one of {SHIFT_MODES}, got {mode!r}")
+    if not isinstance(fold_div, int) or isinstance(fold_div, bool) or fold_div < 2:
+        raise ConfigError(f"fold_div must be an integer >= 2, got {fold_div!r}")
+    if not isinstance(n_frames, int) or isinstance(n_frames, bool) or n_frames < 1:
+        raise ConfigError(f"n_frames must be a positive integer, got {n_frames!r}")
+    if x.dim() != 4:
+        raise ConfigError(
+            f"temporal shift expects a (N*T, C, H, W) tensor, got shape {tuple(x.shape)}"
+        )
+    if x.shape[0] % n_frames != 0:
+        raise ConfigError(
+            f"batch dimension {x.shape[0]} is not divisible by n_frames={n_frames}: "
+            "the input must be (N*T, C, H, W) with T frames per video"
+        )
+    if x.shape[1] < fold_div:
+        raise ConfigError(
+            f"{x.shape[1]} channels cannot be split into folds of C // fold_div with "
+            f"fold_div={fold_div}: need C >= fold_div"
+        )
+
+
+def temporal_shift(
+    x: Tensor, n_frames: int, fold_div: int = 8, mode: ShiftMode = "offline"
+) -> Tensor:
+    """Shift ``x`` of shape ``(N*T, C, H, W)`` along time; returns the same shape.
+
+    ``n_frames`` is T. See the module docstring for the modes.
+    """
+    _check(x, n_frames, fold_div, mode)
+    if mode == "off":
+        return x
+    nt, c, h, w = x.shape
+    fold = c // fold_div
+    v = x.view(nt // n_frames, n_frames, c, h, w)  # (N, T, C, H, W)
+    zero = v.new_zeros(v.shape[0], 1, fold, h, w)  # (N, 1, fold, H, W)
+    past = torch.cat([zero, v[:, :-1, :fold]], dim=1)  # frame t gets fold 0 of frame t-1
+    if mode == "online":
+        out = torch.cat([past, v[:, :, fold:]], dim=2)
+    else:
+        future = torch.cat([v[:, 1:, :fold], zero], dim=1)  # frame t gets fold 0 of t+1
+        past = torch.cat([zero, v[:, :-1, fold : 2 * fold]], dim=1)  # fold 1 of t-1
+        out = torch.cat([future, past, v[:, :, 2 * fold :]], dim=2)
+    return out.view(nt, c, h, w)
+
+
+class ShiftCache:
+    """Per-video streaming state of every online shift layer of one network.
+
+    For each :class:`TemporalShift` layer it keeps the fold of channels of the last processed frame,
+    shape ``(N, fold, H, W)``. Create one per batch of videos (or call :meth:`reset`) and pass it
+    to every forward call of that batch; :meth:`select` keeps a subset of the videos (batch
+    compaction in the early-exit engine).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[int, Tensor] = {}
+
+    def reset(self) -> None:
+        """Forget everything: the next frame is treated as the first frame of a new video."""
+        self._last.clear()
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    def get(self, layer: nn.Module) -> Tensor | None:
+        return self._last.get(id(layer))
+
+    def put(self, layer: nn.Module, last: Tensor) -> None:
+        self._last[id(layer)] = last
+
+    def select(self, index: Tensor) -> ShiftCache:
+        """A new cache holding only the videos ``index`` (a LongTensor of batch positions)."""
+        out = ShiftCache()
+        out._last = {k: v.index_select(0, index.to(v.device)) for k, v in self._last.items()}
+        return out
+
+
+def online_shift_step(
+    x: Tensor, n_frames: int, last: Tensor | None, fold_div: int = 8
+) -> tuple[Tensor, Tensor]:
+    """Online shift of a group of ``n_frames`` new frames that continue a video.
+
+    ``x``: (N*g, C, H, W), the new frames; ``last``: (N, fold, H, W), the shifted channels of the
+    previous frame of each video, or ``None`` at the start of the video. Returns the shifted
+    frames and the new ``last`` (the fold of the newest frame).
+    """
+    _check(x, n_frames, fold_div, "online")
+    nt, c, h, w = x.shape
+    fold = c // fold_div
+    v = x.view(nt // n_frames, n_frames, c, h, w)  # (N, g, C, H, W)
+    if last is None:
+        last = v.new_zeros(v.shape[0], fold, h, w)
+    elif last.shape != (v.shape[0], fold, h, w):
+        raise ConfigError(
+            f"streaming cache holds shape {tuple(last.shape)} but the new frames need "
+            f"{(v.shape[0], fold, h, w)}: use a new ShiftCache for each batch of videos"
+        )
+    past = torch.cat([last.unsqueeze(1), v[:, :-1, :fold]], dim=1)  # (N, g, fold, H, W)
+    out = torch.cat([past, v[:, :, fold:]], dim=2).view(nt, c, h, w)
+    return out, v[:, -1, :fold].clone()
+
+
+class TemporalShift(nn.Module):
+    """The temporal shift as a layer, placed in a residual branch before its first conv.
+
+    ``forward(x, n_frames, cache)``: ``x`` is ``(N*T, C, H, W)``. With ``mode="online"`` and a
+    :class:`ShiftCache`, the frames continue the videos whose state the cache holds (streaming);
+    without a cache they are a whole clip.
+    """
+
+    def __init__(self, mode: ShiftMode = "offline", fold_div: int = 8) -> None:
+        super().__init__()
+        if mode not in SHIFT_MODES:
+            raise ConfigError(f"shift mode must be one of {SHIFT_MODES}, got {mode!r}")
+        if not isinstance(fold_div, int) or fold_div < 2:
+            raise ConfigError(f"fold_div must be an integer >= 2, got {fold_div!r}")
+        self.mode = mode
+        self.fold_div = fold_div
+
+    def forward(self, x: Tensor, n_frames: int, cache: ShiftCache | None = None) -> Tensor:
+        if cache is None or self.mode != "online":
+            if cache is not None and self.mode == "offline":
+                raise ConfigError(
+                    "the offline (bidirectional) shift needs future frames and cannot stream; "
+                    "use mode='online' for streaming"
+                )
+            return temporal_shift(x, n_frames, self.fold_div, self.mode)
+        out, last = online_shift_step(x, n_frames, cache.get(self), self.fold_div)
+        cache.put(self, last)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}, fold_div={self.fold_div}"
+
+
+class ShiftedConv(nn.Module):
+    """``conv(shift(x))``: the first conv of a residual branch with the shift in front of it.
+
+    This is how TSM inserts the shift "in the residual branch": the identity path keeps the
+    unshifted frame, so spatial features are preserved while the branch mixes time.
+    """
+
+    def __init__(self, conv: nn.Module, mode: ShiftMode = "offline", fold_div: int = 8) -> None:
+        super().__init__()
+        self.shift = TemporalShift(mode, fold_div)
+        self.conv = conv
+
+    def forward(self, x: Tensor, n_frames: int, cache: ShiftCache | None = None) -> Tensor:
+        return self.conv(self.shift(x, n_frames, cache))
