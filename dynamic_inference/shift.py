@@ -10,10 +10,10 @@ Three modes:
 * ``"offline"`` (bidirectional): channels ``[0, fold)`` of frame ``t`` come from frame ``t+1`` (the
   future), channels ``[fold, 2*fold)`` from frame ``t-1`` (the past); the rest are unchanged. The
   borders are zero padded.
-* ``"online"`` (causal): only one fold moves, channels ``[0, fold)`` of frame ``t`` come from frame
-  ``t-1``; frame 0 gets zeros. The output at frame ``t`` depends on frames ``<= t`` only. We shift one
-  fold (as TSM's online demo does), not two, so the number of channels that carry the past is the
-  same as in the offline shift.
+* ``"online"`` (causal): only one fold moves, channels ``[0, fold)`` of frame ``t`` come from
+  frame ``t-1``; frame 0 gets zeros. The output at frame ``t`` depends on frames ``<= t`` only.
+  We shift one fold (as TSM's online demo does), not two, so the number of channels that carry
+  the past is the same as in the offline shift.
 * ``"off"``: identity (TSN).
 
 Streaming: the online shift only needs the shifted channels of the *last processed frame*. A

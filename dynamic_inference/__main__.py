@@ -1,0 +1,129 @@
+"""Command line: ``python -m dynamic_inference <command>`` (DESIGN.md section 3).
+
+Each command lives in the module of its concept; this file only parses flags and turns the
+library's typed errors into one clear line on stderr with exit code 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from dynamic_inference.errors import DynamicInferenceError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m dynamic_inference",
+        description="Dynamic inference for video action recognition (Wu et al., CVPRW 2020).",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("demo", help="run the shipped mini model on the shipped mini test clips")
+    s.add_argument("--out", default="demo_out", help="folder for the PNG figure")
+    s.add_argument("--limit", type=int, default=None, help="only the first N test videos")
+
+    s = sub.add_parser("make-mini", help="generate the MiniActions dataset")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--seed", type=int, required=True)
+    s.add_argument("--per-class", type=int, default=None, help="train clips per class")
+
+    s = sub.add_parser("flops", help="per-exit and per-video cost of a backbone")
+    s.add_argument("--model", required=True)
+    s.add_argument("--frames", type=int, required=True)
+    s.add_argument("--size", type=int, default=None, help="input side (default: the model's)")
+    s.add_argument("--classes", type=int, default=None, help="number of classes")
+    s.add_argument("--json", action="store_true", help="print JSON (DESIGN.md section 3)")
+
+    s = sub.add_parser("train", help="multi-exit training; writes a checkpoint + provenance")
+    s.add_argument("--model", default="tiny", help="tiny, tsm_resnet50, msdnet38, ...")
+    s.add_argument("--data", default=None, help="dataset root (default: datasets_mini/)")
+    s.add_argument("--dataset", default="mini", help="mini, ucf101, hmdb51, kinetics400, sthv2")
+    s.add_argument("--out", required=True, help="checkpoint file to write (.pt)")
+    s.add_argument("--shift", choices=["off", "offline", "online"], default="online")
+    s.add_argument("--frames", type=int, default=16)
+    s.add_argument("--groups", type=int, default=4, help="frame groups for prefix losses")
+    s.add_argument("--order", choices=["sequential", "strided", "random"], default="strided")
+    s.add_argument(
+        "--loss", choices=["depth", "input", "unified"], default="unified",
+        help="which decision points get a loss: exits, group prefixes, or both",
+    )
+    s.add_argument("--size", type=int, default=None)
+    s.add_argument("--epochs", type=int, default=15)
+    s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--optimizer", choices=["sgd", "adamw"], default="adamw")
+    s.add_argument("--lr", type=float, default=None)
+    s.add_argument("--weight-decay", type=float, default=None)
+    s.add_argument("--label-smoothing", type=float, default=0.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--workers", type=int, default=0)
+    s.add_argument("--limit", type=int, default=None, help="only N training clips (smoke runs)")
+    s.add_argument("--steps", type=int, default=None, help="stop after N steps (smoke runs)")
+
+    s = sub.add_parser("evaluate", help="evaluate a scheme; writes a JSON report")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--data", default=None, help="dataset root (default: datasets_mini/)")
+    s.add_argument("--split", default="test")
+    s.add_argument("--scheme", choices=["full", "depth", "input", "unified"], required=True)
+    s.add_argument("--order", choices=["sequential", "strided", "random"], default="strided")
+    s.add_argument("--groups", type=int, default=4)
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--budget", type=float, help="mean GFLOPs/video, calibrated on val")
+    g.add_argument("--threshold", type=float, help="one shared confidence threshold")
+    s.add_argument("--json", dest="json_out", default=None, metavar="OUT")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--device", default="cpu")
+
+    s = sub.add_parser("stream", help="frame-by-frame online inference on one video")
+    s.add_argument("video")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--group", type=int, default=2, help="frames per step")
+    s.add_argument("--threshold", type=float, default=0.9)
+    s.add_argument("--frames", type=int, default=16)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from dynamic_inference.evaluate import cli_demo
+
+        return cli_demo(args)
+    if args.command == "make-mini":
+        from dynamic_inference.data.mini import cli_make_mini
+
+        return cli_make_mini(args)
+    if args.command == "flops":
+        from dynamic_inference.flops import cli_flops
+
+        return cli_flops(args)
+    if args.command == "train":
+        from dynamic_inference.train import cli_train
+
+        return cli_train(args)
+    if args.command == "evaluate":
+        from dynamic_inference.evaluate import cli_evaluate
+
+        return cli_evaluate(args)
+    if args.command == "stream":
+        from dynamic_inference.engine import cli_stream
+
+        return cli_stream(args)
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (DynamicInferenceError, FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
