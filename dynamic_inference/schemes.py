@@ -1,0 +1,530 @@
+"""Decision rules of the dynamic schemes, computed from per-frame logits (paper Approach (a)-(d)).
+
+The four schemes of the paper differ only in *where* a video may stop:
+
+* **full inference**: the last exit on all T frames; one decision point;
+* **(a) depth axis** (:class:`DepthScheme`): exits 1..K on all T frames;
+* **(b)/(c) input axis** (:class:`InputScheme`): the T frames are split into G groups of T/G frames
+  that enter the network one group after another; the last exit answers on the running mean of
+  the groups seen so far. (b) uses the ``sequential`` frame order, (c) a permuted one (``strided``,
+  coarse to fine, by default);
+* **(d) unified** (:class:`UnifiedScheme`): groups x exits, visited as
+  ``(g=1: k=1..K), (g=2: k=1..K), ...``.
+
+**Why logits are enough.** Every exit head ends with a linear classifier applied to frame-averaged
+features (:mod:`dynamic_inference.exits`), so the video logits of exit k over a set of frames are
+the mean of its per-frame logits over those frames. Every decision point of every scheme is
+therefore a slice of ``frame_logits: (V, K, T, C)``: per video, per exit, per frame (in
+*processing order*, i.e. already permuted by the scheme's frame order), per class. With the online
+(causal) temporal shift the logits of a frame depend only on frames processed before it, so the
+prefix of the first g groups is exactly what the network has seen after g groups.
+
+**The rule.** A video stops at the first decision point whose top-1 softmax probability is
+``>= threshold`` of that point; the last point always answers (its threshold is ignored). The
+softmax of finite logits is strictly below 1, so a threshold of exactly 1.0 never fires (even
+where float rounding makes a confidence equal to 1.0): 0.0 stops every video at the first point,
+1.0 sends every video on, and all thresholds live in [0, 1].
+
+**Cost.** ``exit_cost[k]`` is the cumulative per-frame cost up to and including head k (GFLOPs or
+measured milliseconds; any unit). With ``n = T / G`` frames per group, stopping at group g, exit k
+costs ``(g - 1) * n * exit_cost[K] + n * exit_cost[k]`` per video: the earlier groups went through
+the whole network, the current one up to head k. The depth scheme is the case G = 1, the input
+scheme the case k = K, full inference both.
+
+**Frame orders** (:class:`FrameOrder`, :func:`frame_order`). The ``strided`` order is coarse to
+fine: group j holds the frames ``o_j, o_j + G, o_j + 2G, ...`` (a stride-G comb, so the first group
+already spans the whole clip), the offsets ``o_j`` follow :func:`coarse_to_fine` (the van der
+Corput / bit-reversal order: 0, G/2, G/4, 3G/4, ...), and inside a group the frames follow the
+same coarse-to-fine order. For T=16, G=4 the groups are {0,8,4,12}, {2,10,6,14}, {1,9,5,13},
+{3,11,7,15}; when T and G are powers of two the order is the bit-reversal permutation of 0..T-1
+whatever G is, so the first n frames are n uniformly spread frames for every power of two n.
+**Groups must divide T** (every group has the same number of frames, as in the paper); anything
+else raises :class:`~dynamic_inference.errors.ConfigError` listing the valid group counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Union
+
+import torch
+from torch import Tensor
+
+from dynamic_inference.errors import ConfigError
+
+ORDERS = ("sequential", "strided", "random")
+SCHEMES = ("full", "depth", "input", "unified")
+
+Thresholds = Union[float, Sequence[float], Tensor]
+
+
+# --------------------------------------------------------------------------------------------
+# Frame orders
+
+
+def coarse_to_fine(n: int) -> list[int]:
+    """The integers 0..n-1 in coarse-to-fine order (van der Corput sequence in base 2).
+
+    Takes the base-2 van der Corput points 0, 1/2, 1/4, 3/4, 1/8, 5/8, ... scaled to ``n`` and
+    floored, keeping first occurrences. For a power of two ``n`` this is the bit-reversal order
+    (n=4: 0, 2, 1, 3; n=8: 0, 4, 2, 6, 1, 5, 3, 7); for other ``n`` it is its natural extension
+    (n=6: 0, 3, 1, 4, 2, 5). Every prefix is spread as evenly as the sequence allows.
+    """
+    if n < 1:
+        raise ConfigError(f"coarse_to_fine needs n >= 1, got {n}")
+    bits = max(1, math.ceil(math.log2(n)))
+    seen: set[int] = set()
+    out: list[int] = []
+    for i in range(2**bits):
+        radical_inverse = int(format(i, f"0{bits}b")[::-1], 2) / 2**bits  # in [0, 1)
+        value = math.floor(radical_inverse * n)
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out  # 2**bits >= n points with spacing <= 1/n hit every integer 0..n-1
+
+
+def _check_frames_and_groups(num_frames: int, groups: int) -> None:
+    if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+        raise ConfigError(f"number of frames T must be a positive int, got {num_frames!r}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ConfigError(f"number of groups G must be a positive int, got {groups!r}")
+    if num_frames % groups != 0:
+        divisors = [d for d in range(1, num_frames + 1) if num_frames % d == 0]
+        raise ConfigError(
+            f"groups={groups} does not divide T={num_frames} frames; every group must hold the "
+            f"same number of frames, choose groups in {divisors}"
+        )
+
+
+@dataclass(frozen=True)
+class FrameOrder:
+    """The order in which the T sampled frames of a clip enter the network.
+
+    ``sequential``: 0..T-1. ``strided``: coarse to fine (module docstring). ``random``: a random
+    permutation drawn from ``seed`` (the same for every video).
+    """
+
+    name: str = "strided"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.name not in ORDERS:
+            raise ConfigError(f"unknown frame order {self.name!r}; expected one of {ORDERS}")
+
+    def permutation(self, num_frames: int, groups: int = 1) -> Tensor:
+        """``(T,)`` LongTensor: position i of the processing order holds frame ``perm[i]``.
+
+        Group j (0-based) is ``perm[j * T // G : (j + 1) * T // G]``.
+        """
+        _check_frames_and_groups(num_frames, groups)
+        if self.name == "sequential":
+            return torch.arange(num_frames)
+        if self.name == "random":
+            generator = torch.Generator().manual_seed(self.seed)
+            return torch.randperm(num_frames, generator=generator)
+        per_group = num_frames // groups
+        perm = [
+            offset + j * groups
+            for offset in coarse_to_fine(groups)  # which comb, coarse to fine
+            for j in coarse_to_fine(per_group)  # which tooth of the comb, coarse to fine
+        ]
+        return torch.tensor(perm, dtype=torch.long)
+
+
+def frame_order(name: str, num_frames: int, groups: int = 1, seed: int = 0) -> Tensor:
+    """``(T,)`` permutation of the frame order ``name`` for T frames in ``groups`` groups."""
+    return FrameOrder(name, seed).permutation(num_frames, groups)
+
+
+# --------------------------------------------------------------------------------------------
+# Confidence and the stopping rule
+
+
+def confidence(scores: Tensor, probs: bool = False) -> tuple[Tensor, Tensor]:
+    """Top-1 probability and top-1 class of ``scores`` ``(..., C)``: two tensors ``(...)``.
+
+    ``scores`` are logits (softmax taken here, in float64) or, with ``probs=True``, probabilities.
+    """
+    if not torch.is_floating_point(scores):
+        raise ConfigError(f"scores must be a float tensor, got dtype {scores.dtype}")
+    p = scores.double() if probs else torch.softmax(scores.double(), dim=-1)
+    conf, pred = p.max(dim=-1)
+    return conf, pred
+
+
+def validate_thresholds(thresholds: Thresholds, num_points: int) -> Tensor:
+    """``(P,)`` float64 tensor of per-point thresholds; a single number is shared by all points.
+
+    Raises ConfigError on a wrong count, NaN, or a value outside [0, 1].
+    """
+    if isinstance(thresholds, bool):
+        raise ConfigError(f"thresholds must be numbers in [0, 1], got {thresholds!r}")
+    if isinstance(thresholds, (int, float)):
+        thr = torch.full((num_points,), float(thresholds), dtype=torch.float64)
+    else:
+        try:
+            thr = torch.as_tensor(thresholds, dtype=torch.float64)
+            thr = thr.expand(num_points) if thr.dim() == 0 else thr.reshape(-1)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ConfigError(
+                f"thresholds must be a number or a sequence of {num_points} numbers, "
+                f"got {thresholds!r}"
+            ) from err
+        if thr.numel() != num_points:
+            raise ConfigError(
+                f"got {thr.numel()} thresholds but this scheme has {num_points} decision points; "
+                f"give one per point (the last one is ignored) or a single shared number"
+            )
+    if torch.isnan(thr).any():
+        raise ConfigError(f"thresholds contain NaN: {thr.tolist()}")
+    bad = (thr < 0) | (thr > 1)
+    if bad.any():
+        raise ConfigError(
+            f"thresholds must be in [0, 1], got {thr[bad].tolist()} at points "
+            f"{bad.nonzero().flatten().tolist()}"
+        )
+    return thr
+
+
+def first_confident(conf: Tensor, thresholds: Tensor) -> Tensor:
+    """Stop index ``(V,)``: the first point p with ``conf[:, p] >= thresholds[p]``, else the last.
+
+    ``conf``: ``(V, P)`` top-1 probabilities; ``thresholds``: validated ``(P,)``. A threshold of 1.0
+    never fires (module docstring).
+    """
+    fires = (conf >= thresholds.to(conf)) & (thresholds.to(conf) < 1.0)  # (V, P)
+    fires[:, -1] = True  # the last point always answers
+    return fires.to(torch.uint8).argmax(dim=1)  # argmax returns the first maximum
+
+
+# --------------------------------------------------------------------------------------------
+# Schemes
+
+
+@dataclass(frozen=True)
+class DecisionPoint:
+    """Where a video may stop: after ``group`` groups (1-based) at exit ``exit`` (1-based)."""
+
+    name: str
+    group: int
+    exit: int
+
+
+def _check_frame_logits(frame_logits: Tensor) -> None:
+    if not isinstance(frame_logits, Tensor) or frame_logits.dim() != 4:
+        shape = tuple(frame_logits.shape) if isinstance(frame_logits, Tensor) else frame_logits
+        raise ConfigError(
+            f"frame_logits must be a tensor (V, K, T, C) = (videos, exits, frames, classes), "
+            f"got {shape!r}"
+        )
+    if not torch.is_floating_point(frame_logits):
+        raise ConfigError(f"frame_logits must be a float tensor, got dtype {frame_logits.dtype}")
+    if min(frame_logits.shape) < 1:
+        raise ConfigError(f"frame_logits has an empty axis: {tuple(frame_logits.shape)}")
+    if not torch.isfinite(frame_logits).all():
+        raise ConfigError("frame_logits contain NaN or inf")
+
+
+def _check_exit_cost(exit_cost: Sequence[float] | Tensor) -> Tensor:
+    try:
+        cost = torch.as_tensor(exit_cost, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ConfigError(f"exit_cost must be a sequence of K numbers, got {exit_cost!r}") from err
+    if cost.numel() == 0 or not torch.isfinite(cost).all() or (cost <= 0).any():
+        raise ConfigError(
+            f"exit_cost must hold K finite positive per-frame costs (one per exit), "
+            f"got {cost.tolist()}"
+        )
+    return cost
+
+
+class Scheme:
+    """Base of the schemes: G groups of frames x a set of exits, and the stopping rule.
+
+    Subclasses are frozen dataclasses that set ``name``, ``groups``, ``order``, ``seed`` and
+    ``depth`` (True: every exit is a decision point; False: only the last exit).
+    """
+
+    name: ClassVar[str]
+    depth: ClassVar[bool]
+    groups: int
+    order: str
+    seed: int
+
+    def _validate(self) -> None:
+        if isinstance(self.groups, bool) or not isinstance(self.groups, int) or self.groups < 1:
+            raise ConfigError(f"groups must be a positive int, got {self.groups!r}")
+        if self.order not in ORDERS:
+            raise ConfigError(f"unknown frame order {self.order!r}; expected one of {ORDERS}")
+
+    def frame_order(self, num_frames: int) -> Tensor:
+        """``(T,)`` permutation to apply to the sampled frames before running the network."""
+        return frame_order(self.order, num_frames, self.groups, self.seed)
+
+    def points(self, num_exits: int) -> list[DecisionPoint]:
+        """The decision points in visiting order, named like ``"g2/e3"``."""
+        if num_exits < 1:
+            raise ConfigError(f"num_exits must be >= 1, got {num_exits}")
+        exits = range(1, num_exits + 1) if self.depth else [num_exits]
+        return [
+            DecisionPoint(f"g{g}/e{k}", g, k) for g in range(1, self.groups + 1) for k in exits
+        ]
+
+    def num_points(self, num_exits: int) -> int:
+        return len(self.points(num_exits))
+
+    def point_costs(self, exit_cost: Sequence[float] | Tensor, num_frames: int) -> Tensor:
+        """``(P,)`` float64: cost per video of stopping at each point (module docstring)."""
+        cost = _check_exit_cost(exit_cost)  # (K,)
+        _check_frames_and_groups(num_frames, self.groups)
+        per_group = num_frames // self.groups
+        last = cost[-1]
+        return torch.stack(
+            [
+                (p.group - 1) * per_group * last + per_group * cost[p.exit - 1]
+                for p in self.points(cost.numel())
+            ]
+        )
+
+    def point_logits(self, frame_logits: Tensor) -> Tensor:
+        """``(V, P, C)``: video logits at each point from ``frame_logits`` ``(V, K, T, C)``.
+
+        At point (g, k): the mean of exit k's per-frame logits over the frames of groups 1..g.
+        """
+        _check_frame_logits(frame_logits)
+        v, k, t, c = frame_logits.shape
+        _check_frames_and_groups(t, self.groups)
+        per_group = t // self.groups
+        group_sums = frame_logits.reshape(v, k, self.groups, per_group, c).sum(dim=3)  # V,K,G,C
+        seen = per_group * torch.arange(1, self.groups + 1, dtype=frame_logits.dtype)  # (G,)
+        prefix_means = group_sums.cumsum(dim=2) / seen.view(1, 1, -1, 1)  # (V, K, G, C)
+        pts = self.points(k)
+        exit_index = torch.tensor([p.exit - 1 for p in pts])  # (P,)
+        group_index = torch.tensor([p.group - 1 for p in pts])  # (P,)
+        return prefix_means[:, exit_index, group_index]  # (V, P, C)
+
+    def decide(self, scores: Tensor, thresholds: Thresholds, probs: bool = False) -> Tensor:
+        """Stop index ``(V,)`` for point scores ``(V, P, C)`` (logits, or probs with ``probs``)."""
+        if scores.dim() != 3:
+            raise ConfigError(f"scores must be (V, P, C), got shape {tuple(scores.shape)}")
+        thr = validate_thresholds(thresholds, scores.shape[1])
+        conf, _ = confidence(scores, probs)  # (V, P)
+        return first_confident(conf, thr)
+
+    def should_stop(
+        self,
+        point: int,
+        num_points: int,
+        scores: Tensor,
+        thresholds: Thresholds,
+        probs: bool = False,
+    ) -> Tensor:
+        """``(N,)`` bool: which of N videos stop at point index ``point`` given its scores (N, C).
+
+        For the engine, which evaluates one point at a time on the videos still running. Same
+        rule as :meth:`decide`; the last point (``num_points - 1``) always answers.
+        """
+        thr = validate_thresholds(thresholds, num_points)
+        if not 0 <= point < num_points:
+            raise ConfigError(f"point index {point} out of range 0..{num_points - 1}")
+        if point == num_points - 1:
+            return torch.ones(scores.shape[0], dtype=torch.bool)
+        conf, _ = confidence(scores, probs)  # (N,)
+        t = float(thr[point])
+        return (conf >= t) & (t < 1.0)
+
+
+@dataclass(frozen=True)
+class FullInference(Scheme):
+    """Only the last exit on all T frames: one decision point, the static baseline."""
+
+    name: ClassVar[str] = "full"
+    depth: ClassVar[bool] = False
+    groups: ClassVar[int] = 1  # type: ignore[misc]
+    order: ClassVar[str] = "sequential"  # type: ignore[misc]
+    seed: ClassVar[int] = 0  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class DepthScheme(Scheme):
+    """(a) Depth axis: exits 1..K, each on all T frames."""
+
+    name: ClassVar[str] = "depth"
+    depth: ClassVar[bool] = True
+    groups: ClassVar[int] = 1  # type: ignore[misc]
+    order: ClassVar[str] = "sequential"  # type: ignore[misc]
+    seed: ClassVar[int] = 0  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class InputScheme(Scheme):
+    """(b)/(c) Input axis: G groups of T/G frames in ``order``; the last exit decides after each.
+
+    ``order="sequential"`` is the paper's (b), a permuted order (``"strided"``) its (c).
+    """
+
+    name: ClassVar[str] = "input"
+    depth: ClassVar[bool] = False
+    groups: int = 4
+    order: str = "strided"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+
+@dataclass(frozen=True)
+class UnifiedScheme(Scheme):
+    """(d) Unified: points (g=1: k=1..K), (g=2: k=1..K), ...; exit k on the mean of groups 1..g."""
+
+    name: ClassVar[str] = "unified"
+    depth: ClassVar[bool] = True
+    groups: int = 4
+    order: str = "strided"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+
+def make_scheme(name: str, groups: int = 4, order: str = "strided", seed: int = 0) -> Scheme:
+    """The scheme called ``name`` (one of ``SCHEMES``, as on the command line)."""
+    if name == "full":
+        return FullInference()
+    if name == "depth":
+        return DepthScheme()
+    if name == "input":
+        return InputScheme(groups, order, seed)
+    if name == "unified":
+        return UnifiedScheme(groups, order, seed)
+    raise ConfigError(f"unknown scheme {name!r}; expected one of {SCHEMES}")
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation
+
+
+def check_labels(labels: Tensor, num_videos: int, num_classes: int) -> Tensor:
+    """``labels`` as a ``(V,)`` LongTensor; ConfigError on a wrong shape or an unknown class."""
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or labels.shape[0] != num_videos:
+        raise ConfigError(f"labels must have shape ({num_videos},), got {tuple(labels.shape)}")
+    if torch.is_floating_point(labels) or labels.dtype == torch.bool:
+        raise ConfigError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    labels = labels.long()
+    if num_videos and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ConfigError(
+            f"labels must be in 0..{num_classes - 1}, got values in "
+            f"{int(labels.min())}..{int(labels.max())}"
+        )
+    return labels
+
+
+@dataclass
+class SimResult:
+    """Outcome of a scheme with fixed thresholds on V videos.
+
+    Per video: ``pred``, ``stop`` (point index), ``cost``, ``correct`` (top-1), ``correct5``
+    (label within the top 5 of the logits at the stop point). Accuracies are in percent.
+    """
+
+    scheme: str
+    point_names: list[str]
+    thresholds: list[float]
+    pred: Tensor  # (V,) long
+    stop: Tensor  # (V,) long, index into point_names
+    cost: Tensor  # (V,) float64
+    correct: Tensor  # (V,) bool
+    correct5: Tensor  # (V,) bool
+    full_cost: float  # cost per video of full inference (last exit, all frames)
+
+    @property
+    def n_videos(self) -> int:
+        return int(self.pred.numel())
+
+    @property
+    def top1(self) -> float:
+        return 100.0 * self.correct.double().mean().item()
+
+    @property
+    def top5(self) -> float:
+        return 100.0 * self.correct5.double().mean().item()
+
+    @property
+    def mean_cost(self) -> float:
+        return self.cost.mean().item()
+
+    @property
+    def reduction_pct(self) -> float:
+        """How much cheaper than full inference, in percent of the full cost."""
+        return 100.0 * (1.0 - self.mean_cost / self.full_cost)
+
+    @property
+    def stop_histogram(self) -> list[int]:
+        """Number of videos that stopped at each point."""
+        return torch.bincount(self.stop, minlength=len(self.point_names)).tolist()
+
+    def summary(self) -> dict:
+        """JSON-friendly aggregates."""
+        return {
+            "scheme": self.scheme,
+            "n_videos": self.n_videos,
+            "top1": self.top1,
+            "top5": self.top5,
+            "mean_cost": self.mean_cost,
+            "full_cost": self.full_cost,
+            "reduction_pct": self.reduction_pct,
+            "stop_histogram": dict(zip(self.point_names, self.stop_histogram, strict=True)),
+            "thresholds": self.thresholds,
+        }
+
+
+def simulate(
+    scheme: Scheme,
+    frame_logits: Tensor,
+    labels: Tensor,
+    exit_cost: Sequence[float] | Tensor,
+    thresholds: Thresholds,
+) -> SimResult:
+    """Run ``scheme`` with ``thresholds`` on ``frame_logits`` ``(V, K, T, C)`` (processing order).
+
+    Top-5 is judged on the logits of the point where each video stopped (the prediction it made).
+    """
+    _check_frame_logits(frame_logits)
+    v, k, t, c = frame_logits.shape
+    cost_per_frame = _check_exit_cost(exit_cost)
+    if cost_per_frame.numel() != k:
+        raise ConfigError(f"exit_cost has {cost_per_frame.numel()} values but the logits {k} exits")
+    labels = check_labels(labels, v, c)
+    logits = scheme.point_logits(frame_logits)  # (V, P, C)
+    costs = scheme.point_costs(cost_per_frame, t)  # (P,)
+    thr = validate_thresholds(thresholds, logits.shape[1])
+    conf, pred_all = confidence(logits)  # (V, P)
+    stop = first_confident(conf, thr)  # (V,)
+    pred = pred_all.gather(1, stop[:, None]).squeeze(1)  # (V,)
+    stopped_logits = logits[torch.arange(v), stop]  # (V, C)
+    top5 = stopped_logits.topk(min(5, c), dim=1).indices  # (V, 5)
+    return SimResult(
+        scheme=scheme.name,
+        point_names=[p.name for p in scheme.points(k)],
+        thresholds=thr.tolist(),
+        pred=pred,
+        stop=stop,
+        cost=costs[stop],
+        correct=pred == labels,
+        correct5=(top5 == labels[:, None]).any(dim=1),
+        full_cost=float(t * cost_per_frame[-1]),
+    )
+
+
+def scheme_config(scheme: Scheme) -> dict:
+    """JSON-friendly description of a scheme (for reports and checkpoints)."""
+    return {
+        "name": scheme.name,
+        "groups": scheme.groups,
+        "order": scheme.order,
+        "seed": scheme.seed,
+    }
