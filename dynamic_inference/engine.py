@@ -1,0 +1,198 @@
+"""Real early exit: run a scheme on a batch of videos, computing only what each video needs.
+
+Paper Approach (a)-(d); DESIGN.md sections 1 and 6. :mod:`dynamic_inference.schemes` *simulates*
+a scheme from the logits of every decision point. This module *executes* it:
+
+* the network runs stage by stage (depth axis) and group by group (input axis); after each
+  decision point the videos that are confident leave the batch (**compaction**: their rows are
+  dropped from the activations and from the streaming cache) and only the rest go on, so stages
+  and frames a video does not need are never computed;
+* with the online (causal) shift, group g continues the videos through the
+  :class:`~dynamic_inference.shift.ShiftCache` of groups < g, and the pooled features of earlier
+  groups are kept as running sums per exit: nothing is recomputed when a new group arrives.
+
+Its predictions, stop points and costs equal the simulation on the same clips (a test checks it),
+and it measures wall-clock time. FLOPs are not time, so :func:`measure_latency` also measures a
+*latency cost table* (milliseconds per frame up to each exit, on the machine at hand) that the
+calibration can use in place of the FLOPs table.
+
+Schemes that split the clip into groups need a causal network: the bidirectional (offline) shift
+would need frames that have not arrived yet, so such a checkpoint is refused for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dynamic_inference.errors import CheckpointError, ConfigError
+from dynamic_inference.exits import MultiExitNet, frame_rows, select_state
+from dynamic_inference.schemes import Scheme, Thresholds, validate_thresholds
+from dynamic_inference.shift import ShiftCache
+
+
+@dataclass
+class EngineResult:
+    """What the engine decided for N videos, and how long it took."""
+
+    pred: Tensor  # (N,) predicted class
+    stop: Tensor  # (N,) index of the decision point that answered
+    cost: Tensor  # (N,) cost of that point (exit_cost units, e.g. GFLOPs)
+    logits: Tensor  # (N, C) video logits at the stop point
+    wall_s: float  # measured wall-clock seconds
+
+    @property
+    def mean_cost(self) -> float:
+        return float(self.cost.float().mean())
+
+
+def shift_mode(model: MultiExitNet) -> str:
+    """'off', 'offline' or 'online': the temporal shift the model was built with."""
+    from dynamic_inference.shift import TemporalShift
+
+    modes = {m.mode for m in model.modules() if isinstance(m, TemporalShift)}
+    if not modes:
+        return "off"
+    if len(modes) > 1:
+        raise ConfigError(f"model mixes shift modes {sorted(modes)}")
+    return modes.pop()
+
+
+class EarlyExitEngine:
+    """Executes ``scheme`` with ``thresholds`` on a multi-exit model.
+
+    ``exit_cost``: cumulative per-frame cost up to each exit (see :mod:`dynamic_inference.flops`),
+    only used to report the cost of each stop. ``clips`` given to :meth:`run` must already be in
+    the processing order (``clips[:, order]``), as for the simulation.
+    """
+
+    def __init__(
+        self,
+        model: MultiExitNet,
+        scheme: Scheme,
+        thresholds: Thresholds,
+        exit_cost: Sequence[float],
+        num_frames: int,
+    ) -> None:
+        self.model = model.eval()
+        self.scheme = scheme
+        self.num_frames = num_frames
+        self.points = scheme.points(model.num_exits)
+        self.thresholds = validate_thresholds(thresholds, len(self.points))
+        self.point_costs = scheme.point_costs(exit_cost, num_frames)  # (P,)
+        if scheme.groups > 1 and shift_mode(model) == "offline":
+            raise CheckpointError(
+                f"the {scheme.name} scheme feeds frames group by group and needs a causal "
+                "model; this checkpoint uses the offline (bidirectional) shift: use an "
+                "online-shift or no-shift checkpoint"
+            )
+
+    def _stops(self, point: int, logits: Tensor) -> Tensor:
+        """(n,) bool: which running videos stop at ``point`` given their video logits (n, C)."""
+        if point == len(self.points) - 1:
+            return torch.ones(logits.shape[0], dtype=torch.bool, device=logits.device)
+        thr = float(self.thresholds[point])
+        conf = F.softmax(logits.float(), dim=1).max(dim=1).values
+        return (conf >= thr) & (thr < 1.0)
+
+    @torch.inference_mode()
+    def run(self, clips: Tensor) -> EngineResult:
+        """``clips``: ``(N, T, 3, H, W)`` in processing order."""
+        if clips.dim() != 5 or clips.shape[1] != self.num_frames:
+            raise ConfigError(
+                f"expected clips (N, {self.num_frames}, 3, H, W), got {tuple(clips.shape)}"
+            )
+        t0 = time.perf_counter()
+        model, n = self.model, clips.shape[0]
+        groups, k_all = self.scheme.groups, model.num_exits
+        per_group = self.num_frames // groups
+        exits = list(range(k_all)) if self.scheme.depth else [k_all - 1]
+        dev = clips.device
+        pred = torch.full((n,), -1, dtype=torch.long)
+        stop = torch.full((n,), -1, dtype=torch.long)
+        out_logits = torch.zeros(n, model.num_classes)
+        active = torch.arange(n, device=dev)  # videos still running, by original index
+        cache = ShiftCache() if groups > 1 else None
+        # running sums of pooled features of the groups seen so far, per exit: (n_active, D_k)
+        sums: list[Tensor | None] = [None] * k_all
+        point = 0
+        for g in range(groups):
+            x = clips[active, g * per_group : (g + 1) * per_group]  # (n, T/G, 3, H, W)
+            state = model.stem(x.reshape(-1, *x.shape[2:]))  # (n*T/G, C, H, W)
+            for k in range(k_all):
+                state = model.stage(k, state, per_group, cache)
+                if k not in exits:  # input axis: only the last exit has a decision point
+                    continue
+                head = model.heads[k]
+                f = head.features(state).view(len(active), per_group, -1).sum(1)  # (n, D_k)
+                sums[k] = f if sums[k] is None else sums[k] + f
+                logits = head.classifier(sums[k] / ((g + 1) * per_group))  # (n, C)
+                done = self._stops(point, logits)
+                if done.any():
+                    idx = active[done].cpu()
+                    pred[idx] = logits[done].argmax(1).cpu()
+                    stop[idx] = point
+                    out_logits[idx] = logits[done].float().cpu()
+                    keep = (~done).nonzero().squeeze(1)
+                    active = active[keep]
+                    if len(active) == 0:
+                        break
+                    state = select_state(state, frame_rows(keep, per_group))
+                    sums = [s.index_select(0, keep) if s is not None else None for s in sums]
+                    if cache is not None:
+                        cache = cache.select(keep)
+                point += 1
+            if len(active) == 0:
+                break
+        wall = time.perf_counter() - t0
+        cost = self.point_costs[stop].to(torch.float64)
+        return EngineResult(pred, stop, cost, out_logits, wall)
+
+
+@torch.inference_mode()
+def measure_latency(
+    model: MultiExitNet,
+    num_frames: int,
+    size: int,
+    batch: int = 8,
+    repeats: int = 5,
+    device: str = "cpu",
+) -> list[float]:
+    """Measured cumulative milliseconds per frame up to each exit (head included).
+
+    Times stem + stages + the head of each checkpoint on ``batch`` random clips of ``num_frames``
+    frames, median of ``repeats``; the time of the cheap heads of earlier exits is included in
+    later entries, as the depth scheme evaluates them. Use it as ``exit_cost`` to calibrate for a
+    time budget instead of a FLOPs budget.
+    """
+    model = model.eval().to(device)
+    x = torch.randn(batch * num_frames, 3, size, size, device=device)
+    k_all = model.num_exits
+    samples: list[list[float]] = [[] for _ in range(k_all)]
+    for r in range(repeats + 1):
+        t0 = time.perf_counter()
+        state = model.stem(x)
+        for k in range(k_all):
+            state = model.stage(k, state, num_frames, None)
+            model.heads[k](state)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            if r > 0:  # the first round warms up
+                samples[k].append(time.perf_counter() - t0)
+    frames = batch * num_frames
+    return [1e3 * statistics.median(s) / frames for s in samples]
+
+
+def cli_stream(args: argparse.Namespace) -> int:
+    """``python -m dynamic_inference stream VIDEO --checkpoint C``: online inference."""
+    from dynamic_inference.evaluate import stream_video
+
+    stream_video(args.video, args.checkpoint, args.group, args.threshold, args.frames)
+    return 0

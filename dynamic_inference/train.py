@@ -1,0 +1,377 @@
+"""Multi-exit training for the depth, input and unified schemes (DESIGN.md section 1, "Training").
+
+The loss follows MSDNet: a cross-entropy at every decision point the scheme can stop at, so every
+classifier learns to answer on its own. For the depth axis that is every exit on all T frames;
+for the input axis every *group prefix* (the mean of the features of groups 1..g, see
+:mod:`dynamic_inference.exits`) at the last exit; for the unified scheme every (group prefix,
+exit) pair. The terms are summed and divided by their number, so the learning rate does not depend
+on how many decision points there are.
+
+Frames enter the network in the scheme's frame order (``strided`` by default: the first group
+already spans the clip), the same order the schemes and the engine use at inference. With the
+online (causal) shift the features of group g only depend on groups <= g, which is what makes the
+prefix losses match streaming inference.
+
+Runs on CPU or CUDA (AMP), single process or under ``torchrun --nproc_per_node N`` with
+DistributedDataParallel (gloo on CPU, nccl on CUDA). Seeded: on CPU the same seed gives the same
+weights. Writes a checkpoint (``state_dict`` + config + provenance) and a provenance JSON next to
+it; :func:`load_checkpoint` reads it back with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from dynamic_inference.backbones import build_model
+from dynamic_inference.errors import CheckpointError, ConfigError
+from dynamic_inference.exits import MultiExitNet
+from dynamic_inference.schemes import frame_order
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOSS_KINDS = ("depth", "input", "unified")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved in the checkpoint and its provenance)."""
+
+    model: str = "tiny"
+    dataset: str = "mini"
+    data: str | None = None  # dataset root; None = the shipped datasets_mini/
+    shift: str = "online"
+    frames: int = 16
+    groups: int = 4
+    order: str = "strided"
+    loss: str = "unified"
+    size: int | None = None  # input side; None = the model's default (64 tiny, 224 paper)
+    epochs: int = 15
+    batch_size: int = 16
+    optimizer: str = "adamw"
+    lr: float | None = None  # None: 2e-3 for AdamW, 0.05 for SGD
+    weight_decay: float | None = None  # None: 0.05 for AdamW, 1e-4 for SGD
+    label_smoothing: float = 0.0
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 0
+    limit: int | None = None  # only the first N training clips (smoke runs)
+    steps: int | None = None  # stop after N optimiser steps (smoke runs)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSS_KINDS:
+            raise ConfigError(f"loss must be one of {LOSS_KINDS}, got {self.loss!r}")
+        if self.frames < 1 or self.groups < 1 or self.frames % self.groups:
+            raise ConfigError(
+                f"--groups {self.groups} must divide --frames {self.frames} (both >= 1)"
+            )
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("--epochs and --batch-size must be >= 1")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+
+    @property
+    def input_size(self) -> int:
+        if self.size is not None:
+            return self.size
+        return 64 if self.model == "tiny" else 224
+
+
+def prefix_losses(
+    frame_logits: list[Tensor], labels: Tensor, groups: int, loss: str, smoothing: float = 0.0
+) -> tuple[Tensor, list[Tensor]]:
+    """The multi-exit, multi-prefix loss.
+
+    ``frame_logits[k]``: ``(N, T, C)`` per-frame logits of exit k, frames in processing order.
+    Returns the mean of the cross-entropy terms and, per exit, the full-clip video logits
+    ``(N, C)`` (for accuracy bars).
+    """
+    k_all = len(frame_logits)
+    t = frame_logits[0].shape[1]
+    per_group = t // groups
+    # cumulative mean over frames: prefix[:, j] = mean of frames 0..j
+    terms = []
+    for k, lg in enumerate(frame_logits):
+        csum = lg.float().cumsum(dim=1)  # (N, T, C)
+        for g in range(1, groups + 1):
+            use = (
+                (loss == "unified")
+                or (loss == "depth" and g == groups)
+                or (loss == "input" and k == k_all - 1)
+            )
+            if use:
+                video = csum[:, g * per_group - 1] / (g * per_group)  # (N, C)
+                terms.append(F.cross_entropy(video, labels, label_smoothing=smoothing))
+    full = [lg.float().mean(dim=1) for lg in frame_logits]
+    return torch.stack(terms).mean(), full
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=10,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) from torchrun's environment; (0, 1) when run as one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    return rank, world
+
+
+def load_datasets(cfg: TrainConfig):
+    """(train, val) VideoDatasets for ``cfg.dataset`` at ``cfg.data``."""
+    from dynamic_inference.data.datasets import load_dataset
+
+    train = load_dataset(
+        cfg.dataset, cfg.data, "train", n_frames=cfg.frames, train=True,
+        size=cfg.input_size, limit=cfg.limit, preload=cfg.dataset == "mini",
+    )
+    val = load_dataset(
+        cfg.dataset, cfg.data, "val", n_frames=cfg.frames, train=False,
+        size=cfg.input_size, preload=cfg.dataset == "mini",
+    )
+    return train, val
+
+
+@torch.inference_mode()
+def per_exit_accuracy(
+    model: MultiExitNet, loader: DataLoader, order: Tensor, device: torch.device
+) -> list[float]:
+    """Top-1 of every exit on all frames (the depth axis), in percent."""
+    model.eval()
+    correct = torch.zeros(model.num_exits)
+    n = 0
+    for clips, labels in loader:
+        out = model(clips[:, order].to(device))
+        for k, lg in enumerate(out.logits):
+            correct[k] += (lg.mean(1).argmax(1).cpu() == labels).sum()
+        n += len(labels)
+    return [round(100.0 * float(c) / max(n, 1), 2) for c in correct]
+
+
+def train(cfg: TrainConfig, out: str | Path, command: str | None = None) -> dict[str, Any]:
+    """Train ``cfg`` and write the checkpoint ``out`` (+ ``out`` with suffix ``.json``).
+
+    Returns the provenance dict. Works under torchrun (only rank 0 writes).
+    """
+    rank, world = _distributed()
+    device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but CUDA is not available")
+    if world > 1:
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if not dist.is_initialized():
+            dist.init_process_group(backend)
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(device)
+    _seed_everything(cfg.seed)
+    torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
+
+    train_set, val_set = load_datasets(cfg)
+    model = build_model(cfg.model, len(train_set.classes), shift=cfg.shift, **cfg.model_kwargs)
+    model.to(device)
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sampler = DistributedSampler(train_set, world, rank, seed=cfg.seed) if world > 1 else None
+    loader = DataLoader(
+        train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
+        num_workers=cfg.workers, generator=gen, drop_last=len(train_set) > cfg.batch_size,
+        pin_memory=device.type == "cuda",
+        persistent_workers=cfg.workers > 0,
+    )
+    val_loader = DataLoader(val_set, batch_size=32, num_workers=cfg.workers)
+
+    if cfg.optimizer == "adamw":
+        lr = cfg.lr if cfg.lr is not None else 2e-3
+        wd = cfg.weight_decay if cfg.weight_decay is not None else 0.05
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+    else:
+        lr = cfg.lr if cfg.lr is not None else 0.05
+        wd = cfg.weight_decay if cfg.weight_decay is not None else 1e-4
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=wd)
+    total = cfg.epochs * len(loader)
+    if cfg.steps is not None:
+        total = min(cfg.steps, total)
+    warmup = min(len(loader), max(total // 20, 1))
+
+    def lr_at(step: int) -> float:  # linear warm-up, then cosine to zero
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    t0 = time.time()
+    step = 0
+    history = []
+    for epoch in range(cfg.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        net.train()
+        bar = tqdm(
+            loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=rank != 0,
+            leave=False, dynamic_ncols=True,
+        )
+        run_loss, run_correct, run_n = 0.0, torch.zeros(model.num_exits), 0
+        for clips, labels in bar:
+            order = frame_order(cfg.order, cfg.frames, cfg.groups, seed=cfg.seed + step)
+            clips, labels = clips[:, order].to(device), labels.to(device)  # (N, T, 3, H, W)
+            with torch.autocast(device.type, enabled=use_amp):
+                out = net(clips)
+                loss, video = prefix_losses(
+                    out.logits, labels, cfg.groups, cfg.loss, cfg.label_smoothing
+                )
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            sched.step()
+            step += 1
+            run_loss += float(loss) * len(labels)
+            run_n += len(labels)
+            for k, v in enumerate(video):
+                run_correct[k] += (v.argmax(1) == labels).sum().cpu()
+            accs = " ".join(f"{100 * float(c) / run_n:.0f}" for c in run_correct)
+            bar.set_postfix_str(f"loss {run_loss / run_n:.3f} acc/exit {accs}")
+            if cfg.steps is not None and step >= cfg.steps:
+                break
+        history.append({"epoch": epoch + 1, "loss": round(run_loss / max(run_n, 1), 4)})
+        if rank == 0:
+            print(f"epoch {epoch + 1}: loss {run_loss / max(run_n, 1):.3f}", file=sys.stderr)
+        if cfg.steps is not None and step >= cfg.steps:
+            break
+    train_time = time.time() - t0
+
+    eval_order = frame_order(cfg.order, cfg.frames, cfg.groups, seed=cfg.seed)
+    val_acc = per_exit_accuracy(model, val_loader, eval_order, device) if rank == 0 else []
+    provenance = {
+        "command": command or "python -m dynamic_inference train (API call)",
+        "config": asdict(cfg),
+        "seed": cfg.seed,
+        "git_commit": _git_commit(),
+        "dataset_checksum": getattr(train_set, "checksum", None),
+        "classes": list(train_set.classes),
+        "val_top1_per_exit": val_acc,
+        "exit_names": list(model.exit_names),
+        "train_time_s": round(train_time, 1),
+        "steps": step,
+        "world_size": world,
+        "history": history,
+        "torch": torch.__version__,
+    }
+    if rank == 0:
+        save_checkpoint(model, cfg, provenance, out)
+    if world > 1:
+        dist.barrier()
+    return provenance
+
+
+def save_checkpoint(
+    model: MultiExitNet, cfg: TrainConfig, provenance: dict[str, Any], out: str | Path
+) -> None:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "config": asdict(cfg), "provenance": provenance}, out)
+    out.with_suffix(".json").write_text(json.dumps(provenance, indent=2) + "\n")
+
+
+def load_checkpoint(
+    path: str | Path, expect: dict[str, Any] | None = None, device: str = "cpu"
+) -> tuple[MultiExitNet, TrainConfig, dict[str, Any]]:
+    """Rebuild the model of a checkpoint and load its weights.
+
+    ``expect`` lists config values the caller needs (e.g. ``{"shift": "online"}``); a checkpoint
+    that differs raises :class:`CheckpointError` naming the mismatch, as does a file that is not
+    one of ours or whose weights do not fit the model its config describes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(e).__name__})") from e
+    if not isinstance(blob, dict) or not {"state_dict", "config", "provenance"} <= blob.keys():
+        raise CheckpointError(
+            f"{path} is not a dynamic_inference checkpoint (expected keys state_dict, config, "
+            "provenance): train one with `python -m dynamic_inference train`"
+        )
+    known = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in blob["config"].items() if k in known})
+    for key, want in (expect or {}).items():
+        have = getattr(cfg, key, None)
+        if have != want:
+            raise CheckpointError(f"checkpoint {path} has {key}={have!r}, but {want!r} is needed")
+    classes = blob["provenance"].get("classes") or []
+    model = build_model(cfg.model, len(classes), shift=cfg.shift, **cfg.model_kwargs)
+    missing, unexpected = [], []
+    own = model.state_dict()
+    for k, v in blob["state_dict"].items():
+        if k not in own:
+            unexpected.append(k)
+        elif own[k].shape != v.shape:
+            raise CheckpointError(
+                f"checkpoint {path}: weight {k} has shape {tuple(v.shape)} but model "
+                f"{cfg.model} needs {tuple(own[k].shape)}"
+            )
+    missing = [k for k in own if k not in blob["state_dict"]]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {path} does not fit model {cfg.model}: "
+            f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
+    model.load_state_dict(blob["state_dict"])
+    model.to(device).eval()
+    return model, cfg, blob["provenance"]
+
+
+def cli_train(args: argparse.Namespace) -> int:
+    known = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in known}
+    cfg = TrainConfig(**values)
+    command = "python -m dynamic_inference train " + " ".join(sys.argv[2:])
+    prov = train(cfg, args.out, command=command)
+    if _distributed()[0] == 0:
+        print(
+            f"wrote {args.out}: val top-1 per exit {prov['val_top1_per_exit']} "
+            f"in {prov['train_time_s']:.0f} s"
+        )
+    return 0
