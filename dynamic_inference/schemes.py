@@ -213,7 +213,7 @@ class DecisionPoint:
     exit: int
 
 
-def _check_frame_logits(frame_logits: Tensor) -> None:
+def check_frame_logits(frame_logits: Tensor) -> None:
     if not isinstance(frame_logits, Tensor) or frame_logits.dim() != 4:
         shape = tuple(frame_logits.shape) if isinstance(frame_logits, Tensor) else frame_logits
         raise ConfigError(
@@ -228,7 +228,7 @@ def _check_frame_logits(frame_logits: Tensor) -> None:
         raise ConfigError("frame_logits contain NaN or inf")
 
 
-def _check_exit_cost(exit_cost: Sequence[float] | Tensor) -> Tensor:
+def check_exit_cost(exit_cost: Sequence[float] | Tensor) -> Tensor:
     try:
         cost = torch.as_tensor(exit_cost, dtype=torch.float64).reshape(-1)
     except (TypeError, ValueError, RuntimeError) as err:
@@ -278,7 +278,7 @@ class Scheme:
 
     def point_costs(self, exit_cost: Sequence[float] | Tensor, num_frames: int) -> Tensor:
         """``(P,)`` float64: cost per video of stopping at each point (module docstring)."""
-        cost = _check_exit_cost(exit_cost)  # (K,)
+        cost = check_exit_cost(exit_cost)  # (K,)
         _check_frames_and_groups(num_frames, self.groups)
         per_group = num_frames // self.groups
         last = cost[-1]
@@ -294,7 +294,7 @@ class Scheme:
 
         At point (g, k): the mean of exit k's per-frame logits over the frames of groups 1..g.
         """
-        _check_frame_logits(frame_logits)
+        check_frame_logits(frame_logits)
         v, k, t, c = frame_logits.shape
         _check_frames_and_groups(t, self.groups)
         per_group = t // self.groups
@@ -493,9 +493,9 @@ def simulate(
 
     Top-5 is judged on the logits of the point where each video stopped (the prediction it made).
     """
-    _check_frame_logits(frame_logits)
+    check_frame_logits(frame_logits)
     v, k, t, c = frame_logits.shape
-    cost_per_frame = _check_exit_cost(exit_cost)
+    cost_per_frame = check_exit_cost(exit_cost)
     if cost_per_frame.numel() != k:
         raise ConfigError(f"exit_cost has {cost_per_frame.numel()} values but the logits {k} exits")
     labels = check_labels(labels, v, c)
