@@ -1,0 +1,428 @@
+"""Evaluation of the schemes: metrics, JSON reports, the demo and streaming (paper: Experiments).
+
+The metric pair of the paper is (top-1, average FLOPs per video). :func:`evaluate` produces it for
+one checkpoint, split and scheme:
+
+1. the *fast path*: every decision point of the scheme is evaluated once from per-frame logits
+   (:func:`split_logits`, cached per checkpoint/split/order) on the validation and the test split;
+2. thresholds are chosen on **validation only**: a shared threshold (``threshold``), MSDNet's
+   budgeted calibration for a cost budget (``budget``), or by default the cheapest budgeted
+   setting whose validation top-1 is within ``max_val_loss`` (0.5 pt) of full inference;
+3. test is evaluated with the frozen thresholds, by simulation and by the **real early-exit
+   engine** (:mod:`dynamic_inference.engine`), which must agree; the engine's wall-clock time is
+   reported next to full inference's.
+
+The JSON report holds at least ``top1``, ``gflops_per_video``, ``full_gflops_per_video``,
+``n_videos``, ``stop_histogram`` and ``wall_clock_s`` (DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from dynamic_inference.calibrate import (
+    budgeted_curve,
+    calibrate_for_budget,
+    evaluate_thresholds,
+    oracle,
+    pareto_front,
+    static_baselines,
+    sweep_shared_threshold,
+)
+from dynamic_inference.engine import EarlyExitEngine
+from dynamic_inference.errors import ConfigError
+from dynamic_inference.exits import MultiExitNet
+from dynamic_inference.schemes import Scheme, frame_order, make_scheme, simulate
+from dynamic_inference.train import REPO_ROOT, TrainConfig, load_checkpoint
+
+DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "tiny_online.pt"
+
+
+@dataclass
+class SplitLogits:
+    """Per-frame logits of every exit on one split, frames in processing order."""
+
+    frame_logits: Tensor  # (V, K, T, C)
+    labels: Tensor  # (V,)
+    records: list[Any]  # the dataset's records (label names, group, difficulty)
+    order: Tensor  # (T,) the permutation applied to the sampled frames
+    classes: list[str]
+
+
+@torch.inference_mode()
+def collect_logits(
+    model: MultiExitNet,
+    dataset: Any,
+    order: Tensor,
+    batch_size: int = 32,
+    device: str = "cpu",
+    progress: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """Run every exit on every frame of ``dataset``: ``(V, K, T, C)`` logits and ``(V,)`` labels."""
+    model.eval().to(device)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    out, labels = [], []
+    for clips, y in tqdm(loader, desc="logits", disable=not progress, leave=False):
+        res = model(clips[:, order].to(device))
+        out.append(res.stacked_logits().float().cpu())
+        labels.append(y)
+    return torch.cat(out), torch.cat(labels)
+
+
+_CACHE: dict[tuple, SplitLogits] = {}
+
+
+def load_split(cfg: TrainConfig, split: str, data: str | Path | None = None, **kw: Any) -> Any:
+    """The evaluation dataset of a checkpoint's config (centre sampling, no augmentation)."""
+    from dynamic_inference.data.datasets import load_dataset
+
+    root = data if data is not None else cfg.data
+    return load_dataset(
+        cfg.dataset, root, split, n_frames=cfg.frames, train=False, size=cfg.input_size, **kw
+    )
+
+
+def split_logits(
+    model: MultiExitNet,
+    cfg: TrainConfig,
+    split: str,
+    order: Tensor,
+    data: str | Path | None = None,
+    batch_size: int = 32,
+    device: str = "cpu",
+    key: str | None = None,
+) -> SplitLogits:
+    """:func:`collect_logits` on a split, cached in memory under ``key`` (e.g. checkpoint path)."""
+    ck = (key or id(model), split, tuple(order.tolist()), str(data), cfg.frames)
+    if ck not in _CACHE:
+        ds = load_split(cfg, split, data)
+        fl, y = collect_logits(model, ds, order, batch_size, device)
+        _CACHE[ck] = SplitLogits(fl, y, list(ds.records), order, list(ds.classes))
+    return _CACHE[ck]
+
+
+def exit_gflops(model: MultiExitNet, cfg: TrainConfig) -> list[float]:
+    """Cumulative GFLOPs per frame up to each exit (cached cost table of the model)."""
+    from dynamic_inference.flops import cost_table
+
+    return list(cost_table(model, cfg.input_size).gflops_per_frame)
+
+
+def order_for(scheme: Scheme, cfg: TrainConfig) -> Tensor:
+    """The frame permutation a scheme uses with a checkpoint.
+
+    Input-axis and unified schemes use their own order and group count; full inference and the
+    depth axis see all frames at once and use the order the checkpoint was trained with.
+    """
+    if scheme.groups > 1:
+        return frame_order(scheme.order, cfg.frames, scheme.groups, scheme.seed)
+    return frame_order(cfg.order, cfg.frames, cfg.groups, cfg.seed)
+
+
+def choose_thresholds(
+    scheme: Scheme,
+    val: SplitLogits,
+    costs: Tensor,
+    budget: float | None = None,
+    threshold: float | None = None,
+    max_val_loss: float = 0.5,
+) -> tuple[list[float], str]:
+    """Thresholds from validation only; returns them and a one-line description of the rule."""
+    n_points = len(costs)
+    if threshold is not None:
+        if not 0.0 <= threshold <= 1.0 or threshold != threshold:
+            raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
+        return [float(threshold)] * n_points, f"shared threshold {threshold:g}"
+    pl = scheme.point_logits(val.frame_logits)
+    if budget is not None:
+        full = float(costs[-1])
+        if not 0 < budget <= full * (1 + 1e-9):
+            raise ConfigError(
+                f"--budget must be in (0, {full:.4g}] GFLOPs/video (the full cost), got {budget}"
+            )
+        cal = calibrate_for_budget(pl, val.labels, costs, budget)
+        return list(cal.thresholds), f"budgeted (MSDNet) for {budget:g} GFLOPs/video on val"
+    if n_points == 1:
+        return [0.0], "single decision point"
+    full_top1 = evaluate_thresholds(pl, val.labels, costs, [1.0] * n_points).top1
+    candidates = budgeted_curve(pl, val.labels, costs) + sweep_shared_threshold(
+        pl, val.labels, costs
+    )
+    ok = [op for op in candidates if op.top1 >= full_top1 - max_val_loss]
+    best = min(ok, key=lambda op: (op.mean_cost, -op.top1))
+    return list(best.thresholds), (
+        f"cheapest setting within {max_val_loss} pt of full inference on val ({best.name})"
+    )
+
+
+def _bucket(record: Any) -> str:
+    d = getattr(record, "difficulty", None)
+    if d is None:
+        return "n/a"
+    return "easy" if d < 1 / 3 else ("medium" if d < 2 / 3 else "hard")
+
+
+def _accuracy_by(keys: list[str], correct: Tensor) -> dict[str, float]:
+    out: dict[str, list[int]] = {}
+    for k, c in zip(keys, correct.tolist()):
+        out.setdefault(k, []).append(int(c))
+    return {k: round(100.0 * sum(v) / len(v), 2) for k, v in sorted(out.items())}
+
+
+def run_engine(
+    model: MultiExitNet,
+    scheme: Scheme,
+    thresholds: list[float],
+    exit_cost: list[float],
+    cfg: TrainConfig,
+    dataset: Any,
+    order: Tensor,
+    batch_size: int = 32,
+    device: str = "cpu",
+) -> tuple[Tensor, Tensor, float]:
+    """Real early exit over a dataset: (pred, stop, compute seconds). Decoding is not timed."""
+    engine = EarlyExitEngine(model.to(device), scheme, thresholds, exit_cost, cfg.frames)
+    preds, stops, wall = [], [], 0.0
+    for clips, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        res = engine.run(clips[:, order].to(device))
+        preds.append(res.pred)
+        stops.append(res.stop)
+        wall += res.wall_s
+    return torch.cat(preds), torch.cat(stops), wall
+
+
+def evaluate(
+    checkpoint: str | Path = DEFAULT_CHECKPOINT,
+    split: str = "test",
+    scheme: str = "unified",
+    order: str = "strided",
+    groups: int = 4,
+    budget: float | None = None,
+    threshold: float | None = None,
+    data: str | Path | None = None,
+    batch_size: int = 32,
+    device: str = "cpu",
+    engine: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``scheme`` on ``split`` with thresholds calibrated on val; returns the report."""
+    if split == "val" and (budget is not None or threshold is None):
+        print("note: thresholds are calibrated on val; evaluating on val too", file=sys.stderr)
+    model, cfg, prov = load_checkpoint(checkpoint, device=device)
+    sch = make_scheme(scheme, groups, order, cfg.seed)
+    if sch.groups > 1 and cfg.frames % sch.groups:
+        raise ConfigError(f"--groups {groups} must divide the checkpoint's {cfg.frames} frames")
+    perm = order_for(sch, cfg)
+    exit_cost = exit_gflops(model, cfg)
+    costs = sch.point_costs(exit_cost, cfg.frames)
+    key = str(Path(checkpoint).resolve())
+    val = split_logits(model, cfg, "val", perm, data, batch_size, device, key)
+    test = split_logits(model, cfg, split, perm, data, batch_size, device, key)
+    thresholds, rule = choose_thresholds(sch, val, costs, budget, threshold)
+    sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thresholds)
+    val_op = evaluate_thresholds(sch.point_logits(val.frame_logits), val.labels, costs, thresholds)
+    points = sch.points(model.num_exits)
+    correct = sim.correct
+    report: dict[str, Any] = {
+        "checkpoint": Path(checkpoint).name,
+        "split": split,
+        "scheme": scheme,
+        "order": sch.order if sch.groups > 1 else cfg.order,
+        "groups": sch.groups,
+        "frames": cfg.frames,
+        "n_videos": sim.n_videos,
+        "top1": round(sim.top1, 2),
+        "top5": round(sim.top5, 2),
+        "gflops_per_video": round(sim.mean_cost, 4),
+        "full_gflops_per_video": round(float(costs[-1]) if scheme == "full" else
+                                       cfg.frames * exit_cost[-1], 4),
+        "reduction_pct": None,
+        "thresholds": [round(t, 6) for t in thresholds],
+        "threshold_rule": rule,
+        "val_top1": round(val_op.top1, 2),
+        "val_gflops_per_video": round(val_op.mean_cost, 4),
+        "stop_histogram": {p.name: c for p, c in zip(points, sim.stop_histogram)},
+        "top1_by_difficulty": _accuracy_by([_bucket(r) for r in test.records], correct),
+        "top1_by_group": _accuracy_by(
+            [getattr(r, "group", None) or "all" for r in test.records], correct
+        ),
+        "val_top1_per_exit_at_training": prov.get("val_top1_per_exit"),
+    }
+    report["reduction_pct"] = round(
+        100.0 * (1 - report["gflops_per_video"] / report["full_gflops_per_video"]), 2
+    )
+    full_sch = make_scheme("full")
+    full_pl = full_sch.point_logits(test.frame_logits)
+    report["full_top1"] = round(
+        100.0 * float((full_pl[:, 0].argmax(1) == test.labels).double().mean()), 2
+    )
+    orc = oracle(sch.point_logits(test.frame_logits), test.labels, costs)
+    report["oracle"] = {"top1": round(orc.top1, 2), "gflops_per_video": round(orc.mean_cost, 4)}
+    if engine:
+        ds = load_split(cfg, split, data)
+        pred, stop, wall = run_engine(
+            model, sch, thresholds, exit_cost, cfg, ds, perm, batch_size, device
+        )
+        full_perm = order_for(full_sch, cfg)
+        _, _, full_wall = run_engine(
+            model, full_sch, [0.0], exit_cost, cfg, ds, full_perm, batch_size, device
+        )
+        report["engine_matches_simulation"] = bool(
+            torch.equal(pred, sim.pred) and torch.equal(stop, sim.stop)
+        )
+        report["engine_disagreements"] = int((stop != sim.stop).sum())
+        report["wall_clock_s"] = round(wall, 3)
+        report["clips_per_s"] = round(sim.n_videos / wall, 1)
+        report["full_wall_clock_s"] = round(full_wall, 3)
+        report["full_clips_per_s"] = round(sim.n_videos / full_wall, 1)
+        report["wall_clock_speedup"] = round(full_wall / wall, 3)
+        report["flops_speedup"] = round(
+            report["full_gflops_per_video"] / report["gflops_per_video"], 3
+        )
+    else:
+        report["wall_clock_s"] = None
+    return report
+
+
+def curves(
+    frame_logits: Tensor, labels: Tensor, scheme: Scheme, exit_cost: list[float], frames: int
+) -> dict[str, Any]:
+    """Accuracy-vs-cost of one scheme: budgeted curve, its Pareto front, oracle, static points."""
+    costs = scheme.point_costs(exit_cost, frames)
+    pl = scheme.point_logits(frame_logits)
+    curve = pareto_front(budgeted_curve(pl, labels, costs) + sweep_shared_threshold(
+        pl, labels, costs))
+    return {
+        "curve": curve,
+        "oracle": oracle(pl, labels, costs),
+        "static": static_baselines(frame_logits, labels, exit_cost),
+    }
+
+
+def cli_evaluate(args: argparse.Namespace) -> int:
+    report = evaluate(
+        args.checkpoint, args.split, args.scheme, args.order, args.groups, args.budget,
+        args.threshold, args.data, args.batch_size, args.device,
+    )
+    text = json.dumps(report, indent=2)
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(text + "\n")
+    print(
+        f"{report['scheme']}: top-1 {report['top1']:.2f}% at {report['gflops_per_video']:.3f} "
+        f"GFLOPs/video ({report['reduction_pct']:.1f}% less than full inference "
+        f"{report['full_gflops_per_video']:.3f}, top-1 {report['full_top1']:.2f}%), "
+        f"{report['n_videos']} videos"
+    )
+    return 0
+
+
+def cli_demo(args: argparse.Namespace) -> int:
+    """The main job: the shipped model on the shipped test clips, unified scheme."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dynamic_inference import plots
+
+    if not DEFAULT_CHECKPOINT.is_file():
+        raise ConfigError(
+            f"the shipped checkpoint {DEFAULT_CHECKPOINT.name} is missing: run "
+            "`python -m dynamic_inference train --out checkpoints/tiny_online.pt`"
+        )
+    t0 = time.time()
+    model, cfg, _ = load_checkpoint(DEFAULT_CHECKPOINT)
+    report = evaluate(DEFAULT_CHECKPOINT, "test", "unified")
+    sch = make_scheme("unified", 4, "strided", cfg.seed)
+    test = split_logits(model, cfg, "test", order_for(sch, cfg),
+                        key=str(DEFAULT_CHECKPOINT.resolve()))
+    exit_cost = exit_gflops(model, cfg)
+    sim = simulate(sch, test.frame_logits, test.labels, exit_cost, report["thresholds"])
+    points = sch.points(model.num_exits)
+    n_show = len(test.labels) if args.limit is None else min(args.limit, len(test.labels))
+    print(f"{'video':<28}{'true':<16}{'predicted':<16}{'stopped at':<12}{'GFLOPs':>8}"
+          f"{'of full':>9}")
+    full = report["full_gflops_per_video"]
+    for i in range(n_show):
+        r = test.records[i]
+        name = Path(str(getattr(r, "path", i))).name
+        print(f"{name:<28}{test.classes[int(test.labels[i])]:<16}"
+              f"{test.classes[int(sim.pred[i])]:<16}{points[int(sim.stop[i])].name:<12}"
+              f"{float(sim.cost[i]):>8.3f}{100 * float(sim.cost[i]) / full:>8.0f}%")
+    print(
+        f"\nunified scheme on {report['n_videos']} test videos: top-1 {report['top1']:.2f}% "
+        f"(full inference {report['full_top1']:.2f}%), {report['gflops_per_video']:.3f} vs "
+        f"{full:.3f} GFLOPs/video ({report['reduction_pct']:.1f}% less), "
+        f"{report['clips_per_s']:.0f} clips/s vs {report['full_clips_per_s']:.0f} full "
+        f"(x{report['wall_clock_speedup']:.2f} wall clock, x{report['flops_speedup']:.2f} FLOPs)"
+    )
+    c = curves(test.frame_logits, test.labels, sch, exit_cost, cfg.frames)
+    ax = plots.accuracy_vs_cost(
+        {"unified (test, thresholds swept)": ([op.mean_cost for op in c["curve"]],
+                                              [op.top1 for op in c["curve"]])},
+        {op.name: (op.mean_cost, op.top1) for op in c["static"]},
+        oracle=(c["oracle"].mean_cost, c["oracle"].top1),
+        operating_point=(report["gflops_per_video"], report["top1"]),
+        title="MiniActions test: accuracy vs FLOPs",
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ax.figure.tight_layout()
+    ax.figure.savefig(out / "demo.png", dpi=120)
+    (out / "demo.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out / 'demo.png'} and {out / 'demo.json'} in {time.time() - t0:.0f} s")
+    return 0
+
+
+def stream_video(
+    path: str | Path, checkpoint: str | Path, group: int = 2, threshold: float = 0.9,
+    frames: int = 16,
+) -> dict[str, Any]:
+    """Online inference on one video: feed ``group`` frames at a time through the streaming
+    cache, print the running top-3 after each group, stop when the top-1 probability reaches
+    ``threshold`` (the input-axis rule at the last exit)."""
+    from dynamic_inference.data.video import load_clip
+    from dynamic_inference.engine import shift_mode
+    from dynamic_inference.shift import ShiftCache
+
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
+    model, cfg, prov = load_checkpoint(checkpoint)
+    if shift_mode(model) == "offline":
+        raise ConfigError("streaming needs an online-shift (or no-shift) checkpoint")
+    if frames % group:
+        raise ConfigError(f"--group {group} must divide --frames {frames}")
+    clip = load_clip(path, frames, size=cfg.input_size)  # (T, 3, H, W) float, normalised
+    order_groups = cfg.groups if frames % cfg.groups == 0 else 1
+    perm = frame_order(cfg.order, frames, order_groups, cfg.seed)  # the training order
+    clip = clip[perm]
+    classes = prov["classes"]
+    cache, feat_sum, seen = ShiftCache(), None, 0
+    with torch.inference_mode():
+        for g in range(frames // group):
+            x = clip[g * group : (g + 1) * group]  # (group, 3, H, W)
+            state = model.stem(x)
+            for k in range(model.num_exits):
+                state = model.stage(k, state, group, cache)
+            f = model.heads[-1].features(state).sum(0)  # (D,)
+            feat_sum = f if feat_sum is None else feat_sum + f
+            seen += group
+            prob = torch.softmax(model.heads[-1].classifier(feat_sum / seen), 0)
+            top = prob.topk(min(3, len(classes)))
+            tops = ", ".join(f"{classes[i]} {p:.2f}" for p, i in zip(top.values, top.indices))
+            print(f"frames {seen:>3}/{frames}: {tops}")
+            if float(top.values[0]) >= threshold:
+                print(f"confident after {seen} of {frames} frames: {classes[int(top.indices[0])]}")
+                break
+        else:
+            print(f"answered after all {frames} frames: {classes[int(prob.argmax())]}")
+    return {"frames_used": seen, "prediction": classes[int(prob.argmax())]}
