@@ -1,0 +1,103 @@
+"""The real early-exit engine must agree with the simulation from all-points logits (issue 7)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from dynamic_inference.engine import EarlyExitEngine, measure_latency, shift_mode
+from dynamic_inference.errors import CheckpointError, ConfigError
+from dynamic_inference.exits import ExitHead, MultiExitNet
+from dynamic_inference.schemes import make_scheme, simulate
+from dynamic_inference.shift import ShiftedConv
+
+
+class Stage(nn.Module):
+    def __init__(self, cin: int, cout: int, mode: str):
+        super().__init__()
+        self.down = nn.Conv2d(cin, cout, 3, stride=2, padding=1)
+        self.branch = ShiftedConv(nn.Conv2d(cout, cout, 3, padding=1), mode)
+
+    def forward(self, x, n_frames, cache=None):
+        x = torch.relu(self.down(x))
+        return x + torch.relu(self.branch(x, n_frames, cache))
+
+
+def pooled(c: int) -> nn.Module:
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+class ToyNet(MultiExitNet):
+    """Three stages, three exits: just enough network to test the engine."""
+
+    def __init__(self, mode: str = "online", classes: int = 5):
+        super().__init__()
+        self.exit_names = ["e1", "e2", "e3"]
+        self.num_classes = classes
+        self.stem_layers = nn.Conv2d(3, 8, 3, padding=1)
+        self.stages = nn.ModuleList([Stage(8, 8, mode), Stage(8, 16, mode), Stage(16, 16, mode)])
+        self.heads = nn.ModuleList(ExitHead(pooled(c), c, classes) for c in (8, 16, 16))
+
+
+def _frame_logits(model, clips):
+    with torch.no_grad():
+        return model(clips).stacked_logits()
+
+
+@pytest.mark.parametrize("scheme", ["full", "depth", "input", "unified"])
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), thr=st.floats(0.2, 0.6))
+def test_engine_equals_simulation(scheme, seed, thr):
+    torch.manual_seed(seed)
+    model = ToyNet().eval()
+    clips = torch.randn(7, 8, 3, 16, 16) * 3
+    sch = make_scheme(scheme, groups=4)
+    exit_cost = [1.0, 2.5, 4.0]
+    points = sch.points(3)
+    thresholds = [thr] * len(points)
+    fl = _frame_logits(model, clips)
+    sim = simulate(sch, fl, torch.zeros(7, dtype=torch.long), exit_cost, thresholds)
+    res = EarlyExitEngine(model, sch, thresholds, exit_cost, 8).run(clips)
+    assert torch.equal(res.stop, sim.stop)
+    assert torch.equal(res.pred, sim.pred)
+    torch.testing.assert_close(res.cost, sim.cost.to(res.cost.dtype))
+    assert res.wall_s > 0
+
+
+def test_engine_skips_work_of_stopped_videos():
+    """With threshold 0 every video stops at the first point: later stages never run."""
+    model = ToyNet().eval()
+    calls = []
+    model.stages[1].register_forward_hook(lambda *a: calls.append(1))
+    sch = make_scheme("unified", groups=4)
+    engine = EarlyExitEngine(model, sch, [0.0] * 12, [1.0, 2.0, 3.0], 8)
+    res = engine.run(torch.randn(3, 8, 3, 16, 16))
+    assert calls == [] and (res.stop == 0).all()
+    assert torch.allclose(res.cost, torch.full((3,), 2.0, dtype=res.cost.dtype))
+
+
+def test_offline_shift_refused_for_group_schemes():
+    model = ToyNet("offline")
+    assert shift_mode(model) == "offline"
+    with pytest.raises(CheckpointError, match="causal"):
+        EarlyExitEngine(model, make_scheme("input", groups=2), [0.5, 0.5], [1, 2, 3], 8)
+    EarlyExitEngine(model, make_scheme("depth"), [0.5] * 3, [1, 2, 3], 8)  # depth is fine
+
+
+def test_bad_thresholds_and_shapes():
+    model = ToyNet()
+    with pytest.raises(ConfigError):
+        EarlyExitEngine(model, make_scheme("depth"), [0.5, float("nan"), 0.5], [1, 2, 3], 8)
+    with pytest.raises(ConfigError):
+        EarlyExitEngine(model, make_scheme("depth"), [0.5, 0.5], [1, 2, 3], 8)
+    eng = EarlyExitEngine(model, make_scheme("depth"), [0.5] * 3, [1, 2, 3], 8)
+    with pytest.raises(ConfigError, match="expected clips"):
+        eng.run(torch.randn(2, 4, 3, 16, 16))
+
+
+def test_latency_table_is_cumulative():
+    ms = measure_latency(ToyNet(), num_frames=4, size=16, batch=2, repeats=2)
+    assert len(ms) == 3 and all(a <= b for a, b in zip(ms, ms[1:])) and ms[0] > 0
