@@ -281,7 +281,7 @@ def _solve(
     above = [x for x in grid if x > lo]
     if above:
         hi = min(above)
-        for _ in range(40):
+        for _ in range(30):
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if table.evaluate(thresholds_at(mid))[1] <= budget else (lo, mid)
     return thresholds_at(lo), lo
@@ -330,7 +330,7 @@ def calibrate_for_budget(
         solutions.append(Calibration(tuple(thr.tolist()), float(budget), top1, cost, "shared", t))
     if method in ("budgeted", "both"):
         # "everybody stops at point 1" (thresholds 0) is the p -> 0 limit; start the grid there
-        log_grid = [-math.inf] + torch.linspace(math.log(1e-3), math.log(1e3), 61).tolist()
+        log_grid = [-math.inf] + torch.linspace(math.log(1e-3), math.log(1e3), 41).tolist()
 
         def thresholds_at(log_p: float) -> Tensor:
             if log_p == -math.inf:

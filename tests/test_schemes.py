@@ -166,11 +166,11 @@ def test_input_point_logits_are_prefix_means() -> None:
     pl = InputScheme(4).point_logits(fl)  # (V, 4, C)
     assert pl.shape == (5, 4, 7)
     for g in range(1, 5):
-        torch.testing.assert_close(pl[:, g - 1], fl[:, -1, : 3 * g].mean(dim=1))
-    torch.testing.assert_close(pl[:, -1], FullInference().point_logits(fl)[:, 0])
-    torch.testing.assert_close(DepthScheme().point_logits(fl), fl.mean(dim=2))
+        assert torch.allclose(pl[:, g - 1], fl[:, -1, : 3 * g].mean(dim=1))
+    assert torch.allclose(pl[:, -1], FullInference().point_logits(fl)[:, 0])
+    assert torch.allclose(DepthScheme().point_logits(fl), fl.mean(dim=2))
     unified = UnifiedScheme(4).point_logits(fl)  # (V, 12, C)
-    torch.testing.assert_close(unified[:, 4], fl[:, 1, :6].mean(dim=1))  # g2/e2
+    assert torch.allclose(unified[:, 4], fl[:, 1, :6].mean(dim=1))  # g2/e2
 
 
 def test_bad_frame_logits() -> None:
@@ -289,7 +289,7 @@ def test_decide_on_probabilities() -> None:
     assert DepthScheme().decide(probs, [0.7, 0.0], probs=True).tolist() == [1, 0]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.integers(0, 10_000), st.floats(0.0, 1.0))
 def test_should_stop_agrees_with_decide(seed: int, threshold: float) -> None:
     gen = torch.Generator().manual_seed(seed)

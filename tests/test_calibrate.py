@@ -1,0 +1,320 @@
+"""Threshold calibration on validation logits (issue 7): budgets, curves, front, oracle."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dynamic_inference.calibrate import (
+    Calibration,
+    OperatingPoint,
+    accuracy_at_cost,
+    budgeted_curve,
+    budgeted_thresholds,
+    calibrate_for_budget,
+    default_p_grid,
+    evaluate_thresholds,
+    exit_fractions,
+    oracle,
+    pareto_front,
+    static_baselines,
+    sweep_shared_threshold,
+    val_test_gap,
+)
+from dynamic_inference.errors import ConfigError
+from dynamic_inference.schemes import (
+    DepthScheme,
+    FullInference,
+    UnifiedScheme,
+    confidence,
+    first_confident,
+    simulate,
+)
+
+EXIT_COST = [1.0, 2.0, 4.0]
+
+
+def synthetic(n_videos: int, seed: int, num_frames: int = 8, num_classes: int = 10):
+    """Frame logits ``(V, 3, T, C)`` where later exits are more informative and some videos are
+    easy, others hard; and their labels ``(V,)``."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, num_classes, (n_videos,), generator=gen)
+    ease = torch.rand(n_videos, generator=gen)  # (V,)
+    fl = 1.5 * torch.randn(n_videos, 3, num_frames, num_classes, generator=gen)
+    for k in range(3):
+        fl[torch.arange(n_videos), k, :, labels] += (k + 1) * 1.2 * ease[:, None] + 0.3
+    return fl, labels
+
+
+@pytest.fixture(scope="module")
+def val():
+    fl, labels = synthetic(300, seed=0)
+    scheme = UnifiedScheme(2)
+    return scheme.point_logits(fl), labels, scheme.point_costs(EXIT_COST, 8)
+
+
+# ------------------------------------------------------------------------------ MSDNet law
+
+
+def test_exit_fractions() -> None:
+    q = exit_fractions(0.5, 4)
+    assert q.sum().item() == pytest.approx(1.0)
+    assert (q[1:] / q[:-1]).tolist() == pytest.approx([0.5] * 3)
+    assert exit_fractions(1.0, 5).tolist() == pytest.approx([0.2] * 5)
+    assert exit_fractions(1e6, 60)[-1].item() == pytest.approx(1.0, rel=1e-5)  # no overflow
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="p must be"):
+            exit_fractions(bad, 3)
+
+
+@pytest.mark.parametrize("p", [0.3, 0.8, 1.0, 1.7])
+def test_budgeted_thresholds_fill_the_quotas(val, p: float) -> None:
+    pl, labels, costs = val
+    op = budgeted_thresholds(pl, labels, costs, p)
+    conf, _ = confidence(pl)
+    stop = first_confident(conf, torch.tensor(op.thresholds, dtype=torch.float64))
+    counts = torch.bincount(stop, minlength=pl.shape[1])
+    expected = torch.floor(len(labels) * exit_fractions(p, pl.shape[1]).cumsum(0) + 1e-9)
+    assert counts.cumsum(0).tolist() == expected.long().tolist()  # continuous scores: no ties
+    assert op.mean_cost == pytest.approx(costs[stop].mean().item())
+
+
+def test_budgeted_curve_cost_grows_with_p(val) -> None:
+    pl, labels, costs = val
+    curve = budgeted_curve(pl, labels, costs)
+    assert [op.param for op in curve] == default_p_grid()
+    mean_costs = [op.mean_cost for op in curve]
+    assert mean_costs == sorted(mean_costs)
+    assert mean_costs[0] < 0.2 * costs[-1].item() and mean_costs[-1] == costs[-1].item()
+
+
+# ------------------------------------------------------------------------------ budgets
+
+
+@pytest.mark.parametrize("method", ["budgeted", "shared", "both"])
+def test_budget_is_respected_and_monotone(val, method: str) -> None:
+    pl, labels, costs = val
+    budgets = torch.linspace(costs[0].item(), costs[-1].item(), 6).tolist()
+    used = []
+    for budget in budgets:
+        cal = calibrate_for_budget(pl, labels, costs, budget, method=method)
+        assert cal.val_mean_cost <= budget
+        # the thresholds reproduce the reported validation numbers
+        again = evaluate_thresholds(pl, labels, costs, cal.thresholds)
+        assert again.mean_cost == pytest.approx(cal.val_mean_cost)
+        assert again.top1 == pytest.approx(cal.val_top1)
+        used.append(cal.val_mean_cost)
+    if method != "both":
+        assert used == sorted(used)
+    assert used[-1] == pytest.approx(costs[-1].item())
+    # mid-range budgets are used almost entirely
+    assert used[3] >= 0.97 * budgets[3]
+
+
+def test_budgeted_beats_shared_threshold_curve_somewhere(val) -> None:
+    pl, labels, costs = val
+    full_top1 = evaluate_thresholds(pl, labels, costs, 1.0).top1
+    cal = calibrate_for_budget(pl, labels, costs, 0.6 * costs[-1].item())
+    assert cal.method == "budgeted" and cal.param is not None
+    assert cal.val_top1 >= full_top1 - 5.0  # a sane operating point, not a degenerate one
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(1, 60),
+    st.floats(0.0, 1.0),
+    st.sampled_from(["budgeted", "shared", "both"]),
+)
+def test_any_budget_is_met(seed: int, n_videos: int, where: float, method: str) -> None:
+    fl, labels = synthetic(n_videos, seed, num_frames=4, num_classes=5)
+    fl = fl.round(decimals=1)  # coarse logits: plenty of tied confidences
+    scheme = UnifiedScheme(2)
+    pl, costs = scheme.point_logits(fl), scheme.point_costs(EXIT_COST, 4)
+    budget = costs[0].item() + where * (costs[-1] - costs[0]).item()
+    cal = calibrate_for_budget(pl, labels, costs, budget, method=method)
+    assert cal.val_mean_cost <= budget + 1e-12
+    assert len(cal.thresholds) == pl.shape[1]
+
+
+@pytest.mark.parametrize(
+    "budget, match",
+    [
+        (0.0, "> 0"),
+        (-3.0, "> 0"),
+        (float("nan"), "> 0"),
+        (1e9, "above the full inference cost"),
+        (1.0, "below the cost of the first decision point"),
+        ("cheap", "number"),
+    ],
+)
+def test_bad_budgets(val, budget, match) -> None:
+    pl, labels, costs = val
+    with pytest.raises(ConfigError, match=match):
+        calibrate_for_budget(pl, labels, costs, budget)
+
+
+def test_bad_calibration_inputs(val) -> None:
+    pl, labels, costs = val
+    with pytest.raises(ConfigError, match="unknown method"):
+        calibrate_for_budget(pl, labels, costs, 10.0, method="greedy")
+    with pytest.raises(ConfigError, match=r"\(V, P, C\)"):
+        sweep_shared_threshold(pl[:, 0], labels, costs)
+    with pytest.raises(ConfigError, match="point costs"):
+        sweep_shared_threshold(pl, labels, costs[:-1])
+    with pytest.raises(ConfigError, match="labels"):
+        oracle(pl, labels[:-1], costs)
+    with pytest.raises(ConfigError, match="unresolved"):
+        oracle(pl, labels, costs, unresolved="first")
+
+
+# ------------------------------------------------------------------------------ shared sweep
+
+
+def test_shared_sweep(val) -> None:
+    pl, labels, costs = val
+    curve = sweep_shared_threshold(pl, labels, costs)
+    assert curve[0].param == 0.0 and curve[0].mean_cost == costs[0].item()
+    assert curve[-1].param == 1.0 and curve[-1].mean_cost == costs[-1].item()
+    mean_costs = [op.mean_cost for op in curve]
+    assert mean_costs == sorted(mean_costs)  # raising the threshold never stops a video earlier
+    custom = sweep_shared_threshold(pl, labels, costs, thresholds=[0.5])
+    assert len(custom) == 1 and custom[0].thresholds == (0.5,) * pl.shape[1]
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        sweep_shared_threshold(pl, labels, costs, thresholds=[0.5, 1.5])
+
+
+def test_calibration_agrees_with_simulate() -> None:
+    fl, labels = synthetic(50, seed=4)
+    scheme = DepthScheme()
+    pl, costs = scheme.point_logits(fl), scheme.point_costs(EXIT_COST, 8)
+    cal = calibrate_for_budget(pl, labels, costs, 14.0)
+    sim = simulate(scheme, fl, labels, EXIT_COST, list(cal.thresholds))
+    assert sim.mean_cost == pytest.approx(cal.val_mean_cost)
+    assert sim.top1 == pytest.approx(cal.val_top1)
+
+
+# ------------------------------------------------------------------------------ Pareto front
+
+
+def test_pareto_front() -> None:
+    pts = [
+        OperatingPoint("a", 10.0, 70.0),
+        OperatingPoint("b", 12.0, 69.0),  # dominated by a
+        OperatingPoint("c", 5.0, 60.0),
+        OperatingPoint("d", 20.0, 80.0),
+        OperatingPoint("e", 20.0, 75.0),  # dominated by d (same cost)
+        OperatingPoint("f", 25.0, 80.0),  # dominated by d (same accuracy)
+        OperatingPoint("g", 5.0, 60.0),  # duplicate of c
+    ]
+    assert [op.name for op in pareto_front(pts)] == ["c", "a", "d"]
+    assert pareto_front([]) == []
+    assert accuracy_at_cost(pts, 12.0) == 70.0
+    assert accuracy_at_cost(pts, 4.0) is None
+
+
+def test_front_of_curves_is_monotone(val) -> None:
+    pl, labels, costs = val
+    curves = budgeted_curve(pl, labels, costs) + sweep_shared_threshold(pl, labels, costs)
+    front = pareto_front(curves)
+    assert [op.mean_cost for op in front] == sorted(op.mean_cost for op in front)
+    assert all(a.top1 < b.top1 and a.mean_cost < b.mean_cost for a, b in zip(front, front[1:]))
+
+
+# ------------------------------------------------------------------------------ oracle
+
+
+def test_oracle_by_hand() -> None:
+    # 3 points, 2 classes; per video: which points are correct (label 0)
+    right, wrong = torch.tensor([2.0, 0.0]), torch.tensor([0.0, 2.0])
+    pl = torch.stack(
+        [
+            torch.stack([right, wrong, right]),  # correct at 1 and 3 -> point 1
+            torch.stack([wrong, right, wrong]),  # correct at 2 only -> point 2
+            torch.stack([wrong, wrong, wrong]),  # hopeless
+        ]
+    )  # (V, P, C)
+    labels = torch.tensor([0, 0, 0])
+    costs = [1.0, 3.0, 10.0]
+    last = oracle(pl, labels, costs)
+    assert last.top1 == pytest.approx(200 / 3)
+    assert last.mean_cost == pytest.approx((1 + 3 + 10) / 3)
+    cheapest = oracle(pl, labels, costs, unresolved="cheapest")
+    assert cheapest.top1 == last.top1
+    assert cheapest.mean_cost == pytest.approx((1 + 3 + 1) / 3)
+
+
+def test_oracle_bounds_a_rule_that_reaches_its_accuracy() -> None:
+    # correct predictions are confident, wrong ones are not: a threshold rule can match the oracle
+    gen = torch.Generator().manual_seed(3)
+    v, p, c = 40, 4, 5
+    labels = torch.randint(0, c, (v,), generator=gen)
+    correct = torch.rand(v, p, generator=gen) < 0.4  # (V, P)
+    pl = torch.zeros(v, p, c)
+    wrong_class = (labels + 1) % c
+    pl[torch.arange(v)[:, None], torch.arange(p), torch.where(correct, labels[:, None], wrong_class[:, None])] = torch.where(correct, 5.0, 0.5)  # fmt: skip # noqa: E501
+    costs = [1.0, 2.0, 3.0, 4.0]
+    rule = evaluate_thresholds(pl, labels, costs, 0.8)
+    for unresolved in ("last", "cheapest"):
+        bound = oracle(pl, labels, costs, unresolved=unresolved)
+        assert rule.top1 == pytest.approx(bound.top1)
+        assert bound.mean_cost <= rule.mean_cost + 1e-12
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 10_000), st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6))
+def test_oracle_is_a_bound(seed: int, thresholds: list[float]) -> None:
+    fl, labels = synthetic(30, seed, num_frames=4, num_classes=4)
+    scheme = UnifiedScheme(2)
+    pl, costs = scheme.point_logits(fl), scheme.point_costs(EXIT_COST, 4)
+    rule = evaluate_thresholds(pl, labels, costs, thresholds)
+    cheapest = oracle(pl, labels, costs, unresolved="cheapest")
+    last = oracle(pl, labels, costs)
+    assert rule.top1 <= cheapest.top1 == last.top1  # nobody beats the oracle's accuracy
+    if rule.top1 >= cheapest.top1:  # at the oracle's accuracy, nobody is cheaper
+        assert rule.mean_cost >= cheapest.mean_cost - 1e-12
+    assert cheapest.mean_cost <= last.mean_cost <= costs[-1].item()
+    full = evaluate_thresholds(pl, labels, costs, 1.0)
+    assert last.top1 >= full.top1
+
+
+# ------------------------------------------------------------------------------ baselines, gap
+
+
+def test_static_baselines() -> None:
+    fl, labels = synthetic(60, seed=5, num_frames=8)
+    base = {op.name: op for op in static_baselines(fl, labels, EXIT_COST)}
+    assert list(base) == ["static/e1", "static/e2", "static/e3", "static/n1", "static/n2",
+                          "static/n4"]  # fmt: skip
+    assert [base[f"static/e{k}"].mean_cost for k in (1, 2, 3)] == [8.0, 16.0, 32.0]
+    assert [base[f"static/n{n}"].mean_cost for n in (1, 2, 4)] == [4.0, 8.0, 16.0]
+    full = simulate(FullInference(), fl, labels, EXIT_COST, 0.0)
+    assert base["static/e3"].top1 == pytest.approx(full.top1)
+    pred = fl[:, -1, :2].mean(1).argmax(1)
+    assert base["static/n2"].top1 == pytest.approx(100 * (pred == labels).double().mean().item())
+    with pytest.raises(ConfigError, match="exit_cost has 2 values"):
+        static_baselines(fl, labels, [1.0, 2.0])
+
+
+def test_val_test_gap() -> None:
+    scheme = UnifiedScheme(2)
+    costs = scheme.point_costs(EXIT_COST, 8)
+    val_fl, val_labels = synthetic(200, seed=10)
+    test_fl, test_labels = synthetic(150, seed=11)
+    val_pl, test_pl = scheme.point_logits(val_fl), scheme.point_logits(test_fl)
+    cal = calibrate_for_budget(val_pl, val_labels, costs, 12.0)
+    assert isinstance(cal, Calibration)
+    gap = val_test_gap(val_pl, val_labels, test_pl, test_labels, costs, cal)
+    assert gap.val.mean_cost == pytest.approx(cal.val_mean_cost)
+    assert gap.val.top1 == pytest.approx(cal.val_top1)
+    test = evaluate_thresholds(test_pl, test_labels, costs, cal.thresholds)
+    assert gap.test.top1 == pytest.approx(test.top1)
+    assert gap.top1_gap == pytest.approx(test.top1 - cal.val_top1)
+    assert gap.cost_gap == pytest.approx(test.mean_cost - cal.val_mean_cost)
+    assert math.isfinite(gap.top1_gap)
+    same = val_test_gap(val_pl, val_labels, val_pl, val_labels, costs, list(cal.thresholds))
+    assert same.top1_gap == 0.0 and same.cost_gap == 0.0
