@@ -398,8 +398,10 @@ def static_baselines(
 
     * ``static/e{k}``: exit k on all T frames, cost ``T * exit_cost[k]`` (``e{K}`` = full);
     * ``static/n{n}``: the last exit on the first n frames of the processing order, n = 1, 2, 4,
-      ... < T, cost ``n * exit_cost[K]``. With the strided order these are n uniformly spread
-      frames; with the online shift they are exactly what a model run on those n frames sees.
+      ... < T, cost ``n * exit_cost[K]``. With the strided order, a prefix of whole groups
+      (n = T/G, 2T/G, ...) is n uniformly spread frames (shorter prefixes are the first frames of
+      the first group); with the online shift it is exactly what a model run on those n frames
+      sees.
     """
     check_frame_logits(frame_logits)
     v, k, t, c = frame_logits.shape

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from dynamic_inference.errors import CheckpointError, ConfigError
@@ -95,12 +94,13 @@ class EarlyExitEngine:
             )
 
     def _stops(self, point: int, logits: Tensor) -> Tensor:
-        """(n,) bool: which running videos stop at ``point`` given their video logits (n, C)."""
-        if point == len(self.points) - 1:
-            return torch.ones(logits.shape[0], dtype=torch.bool, device=logits.device)
-        thr = float(self.thresholds[point])
-        conf = F.softmax(logits.float(), dim=1).max(dim=1).values
-        return (conf >= thr) & (thr < 1.0)
+        """(n,) bool: which running videos stop at ``point`` given their video logits (n, C).
+
+        The rule of :meth:`Scheme.should_stop` (float64 softmax), so engine and simulation agree
+        even for confidences next to a threshold.
+        """
+        stop = self.scheme.should_stop(point, len(self.points), logits.cpu(), self.thresholds)
+        return stop.to(logits.device)
 
     @torch.inference_mode()
     def run(self, clips: Tensor) -> EngineResult:

@@ -34,10 +34,11 @@ scheme the case k = K, full inference both.
 **Frame orders** (:class:`FrameOrder`, :func:`frame_order`). The ``strided`` order is coarse to
 fine: group j holds the frames ``o_j, o_j + G, o_j + 2G, ...`` (a stride-G comb, so the first group
 already spans the whole clip), the offsets ``o_j`` follow :func:`coarse_to_fine` (the van der
-Corput / bit-reversal order: 0, G/2, G/4, 3G/4, ...), and inside a group the frames follow the
-same coarse-to-fine order. For T=16, G=4 the groups are {0,8,4,12}, {2,10,6,14}, {1,9,5,13},
-{3,11,7,15}; when T and G are powers of two the order is the bit-reversal permutation of 0..T-1
-whatever G is, so the first n frames are n uniformly spread frames for every power of two n.
+Corput / bit-reversal order: 0, G/2, G/4, 3G/4, ...), and inside a group the frames keep their
+temporal order. For T=16, G=4 the groups are {0,4,8,12}, {2,6,10,14}, {1,5,9,13}, {3,7,11,15}
+(DESIGN.md section 1). Keeping time order inside a group matters for the online shift: within a
+group every processed frame follows an earlier one by the same stride, so the shifted channels
+always carry the past, as in training on ordinary clips; only the jump between groups goes back.
 **Groups must divide T** (every group has the same number of frames, as in the paper); anything
 else raises :class:`~dynamic_inference.errors.ConfigError` listing the valid group counts.
 """
@@ -129,7 +130,7 @@ class FrameOrder:
         perm = [
             offset + j * groups
             for offset in coarse_to_fine(groups)  # which comb, coarse to fine
-            for j in coarse_to_fine(per_group)  # which tooth of the comb, coarse to fine
+            for j in range(per_group)  # the teeth of the comb, in temporal order
         ]
         return torch.tensor(perm, dtype=torch.long)
 
