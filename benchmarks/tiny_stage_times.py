@@ -28,9 +28,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--shift", default="online", choices=["off", "offline", "online"])
-    parser.add_argument(
-        "--threads", type=int, default=0, help="torch threads (0: torch's default)"
-    )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads > 0:  # 1 thread gives stable numbers when other jobs share the CPU
         torch.set_num_threads(args.threads)

@@ -58,6 +58,7 @@ def build_model(
         raise ConfigError(f"bad option for model {name!r}: {e}") from None
     raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
 
+
 __all__ = [
     "MODEL_NAMES",
     "MSDNet",

@@ -172,9 +172,7 @@ class ScaleUnit(nn.Module):
 class DenseLayer(nn.Module):
     """One MSDNet layer: ``in_scales`` maps in, ``out_scales`` maps out (the finest may drop)."""
 
-    def __init__(
-        self, channels: int, cfg: MSDNetConfig, in_scales: int, out_scales: int
-    ) -> None:
+    def __init__(self, channels: int, cfg: MSDNetConfig, in_scales: int, out_scales: int) -> None:
         super().__init__()
         s_total = cfg.n_scales
         self.discard = in_scales - out_scales  # 0, or 1 where the finest scale is dropped

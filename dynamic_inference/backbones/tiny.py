@@ -87,9 +87,7 @@ class TinyConfig:
 class ShiftBasicBlock(nn.Module):
     """ResNet BasicBlock (two 3x3 convs) with the temporal shift before its first conv."""
 
-    def __init__(
-        self, c_in: int, c_out: int, stride: int, shift: ShiftMode, fold_div: int
-    ) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, shift: ShiftMode, fold_div: int) -> None:
         super().__init__()
         self.shift = TemporalShift(shift, fold_div)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, padding=1, bias=False)
@@ -143,9 +141,7 @@ class TinyNet(MultiExitNet):
             blocks = []
             for b in range(n_blocks):
                 stride = stage_stride if b == 0 else 1
-                blocks.append(
-                    ShiftBasicBlock(c_in, width, stride, config.shift, config.fold_div)
-                )
+                blocks.append(ShiftBasicBlock(c_in, width, stride, config.shift, config.fold_div))
                 c_in = width
             stages.append(TinyStage(blocks))
             features = nn.Sequential(  # (NT, width, h, w) -> (NT, head_width)
