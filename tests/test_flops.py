@@ -1,0 +1,177 @@
+"""Cost tables against the paper's numbers, a cross-check with torch's FlopCounterMode, the CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from dynamic_inference.backbones import build_model, msdnet38, tiny_net, tsm_resnet50
+from dynamic_inference.errors import ConfigError
+from dynamic_inference.exits import MultiExitNet
+from dynamic_inference.flops import (
+    CostTable,
+    cli_flops,
+    cost_table,
+    count_costs,
+    flops_report,
+    video_gflops,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def r50_224() -> dict[str, CostTable]:
+    """Baselines (final exit only) with and without shift, and the multi-exit TSM-R50."""
+    return {
+        name: cost_table(build_model(name, 400, exits=exits), 224)
+        for name, exits in [("tsn_resnet50", False), ("tsm_resnet50", False)]
+    } | {"dynamic": cost_table(tsm_resnet50(400), 224)}
+
+
+def test_resnet50_matches_the_paper(r50_224: dict[str, CostTable]) -> None:
+    tsn, tsm = r50_224["tsn_resnet50"], r50_224["tsm_resnet50"]
+    assert tsn.gflops_per_frame == pytest.approx((4.11,), rel=0.01)
+    assert video_gflops(tsn, 8) == pytest.approx(32.9, rel=0.01)
+    assert video_gflops(tsn, 16) == pytest.approx(65.8, rel=0.01)
+    assert tsn.params_m == pytest.approx(24.3, rel=0.01)
+    # the temporal shift adds no multiply-adds and no parameters
+    assert tsm.gflops_per_frame == tsn.gflops_per_frame
+    assert tsm.params_m == tsn.params_m
+    assert tsm.model == "tsm_resnet50" and tsn.model == "tsn_resnet50"
+
+
+def test_resnet50_exits(r50_224: dict[str, CostTable]) -> None:
+    dyn, tsn = r50_224["dynamic"], r50_224["tsn_resnet50"]
+    assert dyn.exit_names == ("layer2", "layer3", "layer4")
+    assert dyn.params_m == pytest.approx(29.12, rel=0.01)
+    # full inference (last head only) costs exactly the baseline
+    assert dyn.full_gflops_per_frame == pytest.approx(tsn.gflops_per_frame[0], rel=1e-9)
+    assert video_gflops(dyn, 16, heads="last") == pytest.approx(video_gflops(tsn, 16), rel=1e-9)
+    # cumulative: each exit adds its stage and its head; the earlier heads are paid too
+    g = dyn.gflops_per_frame
+    assert g[0] < g[1] < g[2]
+    assert g[2] == pytest.approx(sum(dyn.stage_gflops) + sum(dyn.head_gflops))
+    assert g[0] / g[2] < 0.5
+    assert video_gflops(dyn, 4, exit="layer3") == pytest.approx(4 * g[1])
+
+
+def test_msdnet38_matches_the_paper() -> None:
+    table = cost_table(msdnet38(1000), 224)
+    assert table.model == "msdnet38"
+    assert table.gflops_per_frame[-1] == pytest.approx(3.25, rel=0.01)
+    assert video_gflops(table, 16) == pytest.approx(52.0, rel=0.01)
+    assert table.params_m == pytest.approx(62.31, rel=0.01)
+    # MSDNet's first exit costs about a fifth of the full net
+    assert 0.15 < table.gflops_per_frame[0] / table.gflops_per_frame[-1] < 0.25
+
+
+def test_tiny_first_exit_is_cheap() -> None:
+    table = cost_table(tiny_net(16), 64)
+    assert table.num_exits == 4
+    assert table.gflops_per_frame[0] / table.gflops_per_frame[-1] <= 0.20
+
+
+def test_cache() -> None:
+    a = cost_table(tiny_net(16), 64)
+    assert cost_table(tiny_net(16, "off"), 64) is not a  # another config, another entry
+    assert cost_table(tiny_net(16), 64) is a
+    assert cost_table(tiny_net(16), 64, name="mini").model == "mini"
+    assert cost_table(tiny_net(16), 96) is not a
+
+
+def _unrolled_forward(model: MultiExitNet, x: torch.Tensor) -> None:
+    state = model.stem(x)
+    for k in range(model.num_exits):
+        state = model.stage(k, state, 1, None)
+        model.heads[k](state)
+
+
+@pytest.mark.parametrize("name, size", [("tiny", 64), ("tsm_resnet50", 64), ("msdnet38", 64)])
+def test_cross_check_with_flop_counter_mode(name: str, size: int) -> None:
+    """torch counts 2 FLOPs per multiply-add of convs and matmuls; fvcore counts 1 per MAC and
+    adds batch norm (2 per element) and adaptive average pooling (1 per element)."""
+    model = build_model(name, 400).eval()
+    table = count_costs(model, size)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        _unrolled_forward(model, torch.zeros(1, 3, size, size))
+    torch_macs = counter.get_total_flops() / 2 / 1e9
+    fv = table.by_operator
+    fv_macs = fv.get("conv", 0.0) + fv.get("linear", 0.0) + fv.get("addmm", 0.0)
+    assert fv_macs == pytest.approx(torch_macs, rel=1e-9)
+    assert table.gflops_per_frame[-1] == pytest.approx(torch_macs, rel=0.02)
+    assert set(fv) <= {"conv", "linear", "addmm", "batch_norm", "adaptive_avg_pool2d"}
+
+
+def test_video_gflops_errors() -> None:
+    table = cost_table(tiny_net(16), 64)
+    with pytest.raises(ConfigError, match="frames"):
+        video_gflops(table, 0)
+    with pytest.raises(ConfigError, match="out of range"):
+        video_gflops(table, 4, exit=4)
+    with pytest.raises(ConfigError, match="unknown exit"):
+        video_gflops(table, 4, exit="layer9")
+    with pytest.raises(ConfigError, match="heads"):
+        video_gflops(table, 4, heads="some")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        count_costs(tiny_net(16), 48)
+
+
+def _args(**kw: object) -> SimpleNamespace:
+    base = {"model": "tiny", "frames": 16, "size": None, "classes": None, "json": True}
+    return SimpleNamespace(**(base | kw))
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_flops(_args()) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert list(out) == ["model", "frames", "size", "params_m", "gflops_per_video", "exits"]
+    assert out["model"] == "tiny" and out["frames"] == 16 and out["size"] == 64
+    assert [e["name"] for e in out["exits"]] == ["stage1", "stage2", "stage3", "stage4"]
+    assert all(list(e) == ["name", "gflops_per_frame"] for e in out["exits"])
+    assert out["gflops_per_video"] == pytest.approx(16 * out["exits"][-1]["gflops_per_frame"])
+
+
+def test_cli_resnet_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_flops(_args(model="tsn_resnet50", frames=8, exits=False)) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["size"] == 224 and out["params_m"] == pytest.approx(24.3, rel=0.01)
+    assert out["gflops_per_video"] == pytest.approx(32.9, rel=0.01)
+
+
+def test_cli_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_flops(_args(json=False, classes=10)) == 0
+    text = capsys.readouterr().out
+    assert "tiny: 16 frames of 64x64" in text and "stage4" in text
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"model": "resnet18"}, "valid names: tsn_resnet50"),
+        ({"frames": 0}, "frames"),
+        ({"frames": 2.5}, "frames"),
+        ({"size": 100}, "multiple of 32"),
+        ({"classes": 1}, "num_classes"),
+        ({"model": "msdnet38", "exits": False}, "ResNets only"),
+    ],
+)
+def test_cli_bad_input(kw: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        cli_flops(_args(**kw))
+
+
+def test_report_defaults() -> None:
+    assert flops_report("tiny", 1)["size"] == 64
