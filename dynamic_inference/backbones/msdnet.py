@@ -27,7 +27,7 @@ FLOPs for 16 frames of full inference). Written from MSDNet's section 4 and appe
 Counted with fvcore at 224x224 this is 3.25 GFLOPs (multiply-adds) per frame up to the last exit
 (every earlier classifier included, as MSDNet counts its anytime cost), and 62.31 M parameters at
 1000 classes (the paper's video model count, so the table used the ImageNet classifier size;
-at 400 classes it would be 61.22 M). "MSDNet-38": 35 dense layers + the first layer + the two
+at 400 classes it is 60.31 M). "MSDNet-38": 35 dense layers + the first layer + the two
 classifier convs.
 
 **Temporal shift (TSM-MSDNet).** The dense connections play the role of ResNet's identity path:

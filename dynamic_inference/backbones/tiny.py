@@ -15,8 +15,10 @@ lessons from a prototype:
   no layer runs above 8x8, every stage has >= 32 channels (16-channel convs ran at a third of
   the MAC rate of 64-channel ones), and the heads pool with a learned 2x2 stride-2 conv (CPU
   ``avg_pool2d`` took as long as the conv after it).
-  ``benchmarks/tiny_stage_times.py`` measures both shares (README numbers: MACs 18/22/25/34 %,
-  time 20-23/22/22/34 % per segment on this 2-core CPU, 1 thread).
+  ``benchmarks/tiny_stage_times.py`` measures both shares: MACs 18 / 22 / 25 / 34 % per
+  stage (head included), wall time 20-26 / 22 / 21-22 / 32-36 % (2-core CPU shared with other
+  jobs, 1 thread, 8 clips x 16 frames, several runs). Training: ~26 s per epoch of 1,200 16-frame
+  clips (1 thread, forward + backward of all four exits, without data loading).
 
 Layout for a 64x64 frame (defaults ``widths=(32, 64, 64, 128)``, ``blocks=(1, 2, 2, 3)``,
 ``strides=(1, 2, 1, 2)``); cumulative per-frame cost with the heads: 18 %, 40 %, 66 %, 100 % of
