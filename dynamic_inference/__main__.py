@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, required=True)
     s.add_argument("--size", type=int, default=None, help="input side (default: the model's)")
     s.add_argument("--classes", type=int, default=None, help="number of classes")
+    s.add_argument(
+        "--no-exits", dest="exits", action="store_false",
+        help="ResNets only: the static TSN/TSM net with its final classifier only",
+    )
     s.add_argument("--json", action="store_true", help="print JSON (DESIGN.md section 3)")
 
     s = sub.add_parser("train", help="multi-exit training; writes a checkpoint + provenance")
