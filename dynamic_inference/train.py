@@ -178,10 +178,28 @@ def per_exit_accuracy(
     return [round(100.0 * float(c) / max(n, 1), 2) for c in correct]
 
 
-def train(cfg: TrainConfig, out: str | Path, command: str | None = None) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig, out: str | Path, command: str | None = None, datasets: tuple | None = None
+) -> dict[str, Any]:
     """Train ``cfg`` and write the checkpoint ``out`` (+ ``out`` with suffix ``.json``).
 
-    Returns the provenance dict. Works under torchrun (only rank 0 writes).
+    ``datasets``: (train, val) to use instead of loading ``cfg.dataset``. Returns the provenance
+    dict. Works under torchrun (only rank 0 writes).
+    """
+    model, provenance = fit(cfg, *(datasets or load_datasets(cfg)), command=command)
+    if _distributed()[0] == 0:
+        save_checkpoint(model, cfg, provenance, out)
+    if dist.is_initialized():
+        dist.barrier()
+    return provenance
+
+
+def fit(
+    cfg: TrainConfig, train_set: Any, val_set: Any, command: str | None = None
+) -> tuple[MultiExitNet, dict[str, Any]]:
+    """The training loop; returns the trained model and its provenance (no file written).
+
+    ``train_set`` / ``val_set`` yield ``(clips (T, 3, H, W), label)`` and have ``classes``.
     """
     rank, world = _distributed()
     device = torch.device(cfg.device)
@@ -197,7 +215,6 @@ def train(cfg: TrainConfig, out: str | Path, command: str | None = None) -> dict
     _seed_everything(cfg.seed)
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
 
-    train_set, val_set = load_datasets(cfg)
     model = build_model(cfg.model, len(train_set.classes), shift=cfg.shift, **cfg.model_kwargs)
     model.to(device)
     net: torch.nn.Module = model
@@ -264,7 +281,7 @@ def train(cfg: TrainConfig, out: str | Path, command: str | None = None) -> dict
             scaler.update()
             sched.step()
             step += 1
-            run_loss += float(loss) * len(labels)
+            run_loss += loss.item() * len(labels)
             run_n += len(labels)
             for k, v in enumerate(video):
                 run_correct[k] += (v.argmax(1) == labels).sum().cpu()
@@ -278,6 +295,9 @@ def train(cfg: TrainConfig, out: str | Path, command: str | None = None) -> dict
         if cfg.steps is not None and step >= cfg.steps:
             break
     train_time = time.time() - t0
+    if world > 1:  # DDP keeps parameters in sync; BatchNorm statistics are per rank: take rank 0's
+        for buf in model.buffers():
+            dist.broadcast(buf, src=0)
 
     eval_order = frame_order(cfg.order, cfg.frames, cfg.groups, seed=cfg.seed)
     val_acc = per_exit_accuracy(model, val_loader, eval_order, device) if rank == 0 else []
@@ -294,13 +314,9 @@ def train(cfg: TrainConfig, out: str | Path, command: str | None = None) -> dict
         "steps": step,
         "world_size": world,
         "history": history,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
-    if rank == 0:
-        save_checkpoint(model, cfg, provenance, out)
-    if world > 1:
-        dist.barrier()
-    return provenance
+    return model, provenance
 
 
 def save_checkpoint(

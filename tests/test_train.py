@@ -1,0 +1,139 @@
+"""Multi-exit training: the loss, determinism, checkpoints and DDP (issue 6)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from dynamic_inference.errors import CheckpointError, ConfigError
+from dynamic_inference.train import (
+    TrainConfig,
+    fit,
+    load_checkpoint,
+    prefix_losses,
+    save_checkpoint,
+    train,
+)
+
+
+class ColourClips(torch.utils.data.Dataset):
+    """Tiny learnable clips: the class is the colour of a square that moves one way."""
+
+    classes = ["red", "green", "blue"]
+
+    def __init__(self, n: int, frames: int = 4, size: int = 64, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+        self.labels = torch.arange(n) % 3
+        self.clips = 0.1 * torch.randn(n, frames, 3, size, size, generator=g)
+        for i, y in enumerate(self.labels.tolist()):
+            for t in range(frames):
+                self.clips[i, t, y, 16:40, 8 + 6 * t : 32 + 6 * t] += 2.0
+        self.records = list(range(n))
+        self.checksum = "synthetic"
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.clips[i], int(self.labels[i])
+
+
+def _cfg(**kw) -> TrainConfig:
+    base = dict(model="tiny", frames=4, groups=2, size=64, epochs=1, batch_size=4, steps=3,
+)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_prefix_losses_terms():
+    torch.manual_seed(0)
+    logits = [torch.randn(2, 4, 3, requires_grad=True) for _ in range(3)]
+    y = torch.tensor([0, 2])
+    for kind, n_terms in (("depth", 3), ("input", 2), ("unified", 6)):
+        loss, full = prefix_losses(logits, y, groups=2, loss=kind)
+        assert loss.ndim == 0 and len(full) == 3
+        # hand-computed: mean of the CE terms of the points the scheme can stop at
+        terms = []
+        for k in range(3):
+            for g in (1, 2):
+                if kind == "unified" or (kind == "depth" and g == 2) or (
+                    kind == "input" and k == 2
+                ):
+                    v = logits[k][:, : 2 * g].mean(1)
+                    terms.append(torch.nn.functional.cross_entropy(v, y))
+        assert len(terms) == n_terms
+        torch.testing.assert_close(loss, torch.stack(terms).mean())
+
+
+def test_same_seed_same_weights_and_learning():
+    torch.set_num_threads(1)
+    data = (ColourClips(24), ColourClips(12, seed=1))
+    m1, p1 = fit(_cfg(steps=None, epochs=3), *data)
+    m2, _ = fit(_cfg(steps=None, epochs=3), *data)
+    for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert p1["val_top1_per_exit"][-1] > 50  # chance is 33%
+
+
+def test_checkpoint_round_trip_and_mismatch(tmp_path: Path):
+    data = (ColourClips(8), ColourClips(6, seed=1))
+    out = tmp_path / "m.pt"
+    prov = train(_cfg(), out, datasets=data)
+    assert (tmp_path / "m.json").is_file() and prov["steps"] == 2
+    model, cfg, prov2 = load_checkpoint(out, expect={"shift": "online"})
+    assert cfg.frames == 4 and prov2["classes"] == ColourClips.classes
+    with pytest.raises(CheckpointError, match="shift='online'"):
+        load_checkpoint(out, expect={"shift": "offline"})
+    blob = torch.load(out, weights_only=True)
+    blob["config"]["model"] = "msdnet38"
+    torch.save(blob, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="does not fit|shape"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    _ = save_checkpoint  # the writer used by train()
+
+
+@pytest.mark.parametrize("kw", [dict(frames=6, groups=4), dict(loss="both"), dict(epochs=0)])
+def test_bad_config(kw):
+    with pytest.raises(ConfigError):
+        _cfg(**kw)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    import torch.distributed as dist
+
+    model, _ = fit(_cfg(steps=3), ColourClips(16), ColourClips(6, seed=1))
+    torch.save(model.state_dict(), Path(out) / f"rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_ddp_two_processes_end_with_identical_weights(tmp_path: Path):
+    """2 CPU processes with gloo, DistributedSampler: both ranks hold the same weights."""
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    a = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    b = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    init, _ = fit(_cfg(steps=1, epochs=1), ColourClips(4), ColourClips(3))
+    changed = False
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    for k, v in init.state_dict().items():
+        changed |= not torch.equal(v, a[k])
+    assert changed
