@@ -253,3 +253,42 @@ def forced_stop_engine(*args: Any, **kwargs: Any) -> Any:
             return done.to(logits.device)
 
     return ForcedStopEngine(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+
+
+def open_split(cfg: Any, split: str, data: str | Path | None = None) -> Any:
+    """The evaluation dataset of a checkpoint's config, or a one-line :class:`BenchmarkError`."""
+    try:
+        from dynamic_inference.evaluate import load_split
+
+        return load_split(cfg, split, data)
+    except ModuleNotFoundError as e:
+        raise BenchmarkError(
+            f"the dataset loader is not available ({e.name} is missing): "
+            "use --synthetic for clips without data"
+        ) from None
+    except FileNotFoundError as e:
+        raise BenchmarkError(
+            f"dataset not found ({e}): make it with `python -m dynamic_inference make-mini` "
+            "or pass --data DIR"
+        ) from None
+
+
+def decoded_clips(dataset: Any, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode ``n`` clips spread evenly over ``dataset`` (all if None): ``(n, T, 3, H, W)``, labels.
+
+    Evenly spaced indices keep every class represented when the dataset is sorted by class.
+    Decoding happens here, once, so that the timed code sees clips already in memory.
+    """
+    total = len(dataset)
+    if total == 0:
+        raise BenchmarkError("the dataset split is empty")
+    count = total if n is None else min(n, total)
+    index = torch.linspace(0, total - 1, count).round().long().unique()
+    items = [dataset[int(i)] for i in index]
+    clips = torch.stack([c for c, _ in items])
+    labels = torch.tensor([int(y) for _, y in items])
+    return clips, labels
