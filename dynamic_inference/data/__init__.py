@@ -1,0 +1,78 @@
+"""Data: PyAV decoding and sampling (video), MiniActions (mini), dataset formats (datasets).
+
+DESIGN.md sections 4 and 5.
+"""
+
+from dynamic_inference.data.datasets import (
+    UNLABELLED,
+    AnnotationSet,
+    DatasetConfig,
+    VideoDataset,
+    VideoRecord,
+    make_loader,
+    read_class_list,
+    read_hmdb51,
+    read_kinetics400,
+    read_mini,
+    read_sthv1,
+    read_sthv2,
+    read_ucf101,
+)
+from dynamic_inference.data.mini import (
+    CLASS_NAMES,
+    CLASSES,
+    MiniClass,
+    MiniConfig,
+    class_strip,
+    class_strips,
+    cli_make_mini,
+    ensure_mini,
+    make_mini,
+)
+from dynamic_inference.data.video import (
+    ClipTransform,
+    DecodedVideo,
+    PartialDecodeWarning,
+    TransformConfig,
+    decode_video,
+    dense_indices,
+    read_video,
+    sample_indices,
+    tsn_indices,
+    uniform_indices,
+)
+
+__all__ = [
+    "CLASSES",
+    "CLASS_NAMES",
+    "UNLABELLED",
+    "AnnotationSet",
+    "ClipTransform",
+    "DatasetConfig",
+    "DecodedVideo",
+    "MiniClass",
+    "MiniConfig",
+    "PartialDecodeWarning",
+    "TransformConfig",
+    "VideoDataset",
+    "VideoRecord",
+    "class_strip",
+    "class_strips",
+    "cli_make_mini",
+    "decode_video",
+    "dense_indices",
+    "ensure_mini",
+    "make_loader",
+    "make_mini",
+    "read_class_list",
+    "read_hmdb51",
+    "read_kinetics400",
+    "read_mini",
+    "read_sthv1",
+    "read_sthv2",
+    "read_ucf101",
+    "read_video",
+    "sample_indices",
+    "tsn_indices",
+    "uniform_indices",
+]
