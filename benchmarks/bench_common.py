@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -180,11 +181,7 @@ def _numeric(value: Any) -> bool:
         return False
     if isinstance(value, (int, float)):
         return True
-    try:
-        float(str(value).split()[0].rstrip("x%"))
-    except (ValueError, IndexError):
-        return False
-    return True
+    return re.fullmatch(r"[-+x]?\d[\d.]*(e[-+]?\d+)?%?( \[.*\])?", str(value)) is not None
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -265,10 +262,10 @@ def open_split(cfg: Any, split: str, data: str | Path | None = None) -> Any:
         from dynamic_inference.evaluate import load_split
 
         return load_split(cfg, split, data)
-    except ModuleNotFoundError as e:
+    except ImportError as e:
         raise BenchmarkError(
-            f"the dataset loader is not available ({e.name} is missing): "
-            "use --synthetic for clips without data"
+            f"the dataset loader is not available yet ({e}): use --synthetic for clips "
+            "without data"
         ) from None
     except FileNotFoundError as e:
         raise BenchmarkError(
