@@ -200,9 +200,9 @@ def test_tsn_train_one_index_per_segment(num: int, n: int, seed: int) -> None:
     assert picks.min() >= 0 and picks.max() < num
     assert np.all(np.diff(picks) >= 0)
     segment = np.floor(np.arange(n) * num / n).astype(int)
-    segment_end = np.floor((np.arange(n) + 1) * num / n).astype(int)
-    if num >= n:  # every index lies inside its own segment
-        assert np.all(picks >= segment) and np.all(picks < np.maximum(segment_end, segment + 1))
+    segment_end = np.ceil((np.arange(n) + 1) * num / n).astype(int)
+    # every index lies inside its own segment [i F / n, (i + 1) F / n)
+    assert np.all(picks >= segment) and np.all(picks < segment_end)
 
 
 @settings(max_examples=100, deadline=None)
