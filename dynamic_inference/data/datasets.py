@@ -557,8 +557,9 @@ class VideoDataset(Dataset[tuple[torch.Tensor, int]]):
         cls, root: str | Path | None = None, split: str = "train", n_frames: int = 16,
         train: bool = False, **overrides: object,
     ) -> VideoDataset:
-        """MiniActions ``split`` (materialised first with :func:`ensure_mini` if needed); no
-        flip and no normalisation statistics change: the defaults of :class:`DatasetConfig`."""
+        """MiniActions ``split`` (``sample`` needs no materialisation; the others are generated
+        first by :func:`ensure_mini` if needed). Keyword overrides go to :class:`DatasetConfig`;
+        its default transform has no flip, which MiniActions' direction classes require."""
         from dynamic_inference.data.mini import default_root, ensure_mini
 
         root = Path(root) if root is not None else default_root()

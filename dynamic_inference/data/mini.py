@@ -973,6 +973,7 @@ def verify_mini(root: str | Path, paths: Sequence[str] | None = None) -> list[st
     """Decode clips of ``root`` (all, or ``paths``) and return those whose decoded frames do not
     match ``manifest.csv`` (an empty list when all match)."""
     from dynamic_inference.data.video import read_video
+    from dynamic_inference.errors import VideoDecodeError
 
     root = Path(root)
     manifest = {row["path"]: row for row in _read_csv(root / "manifest.csv")}
@@ -981,7 +982,7 @@ def verify_mini(root: str | Path, paths: Sequence[str] | None = None) -> list[st
         try:
             frames = read_video(root / rel, strict=True).frames.numpy()
             ok = _sha256(frames) == manifest[rel]["frames_sha256"]
-        except Exception:  # a clip that cannot be decoded does not match
+        except (VideoDecodeError, KeyError, OSError):  # undecodable or unlisted: no match
             ok = False
         if not ok:
             bad.append(rel)
