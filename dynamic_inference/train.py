@@ -261,6 +261,8 @@ def fit(
     for epoch in range(cfg.epochs):
         if sampler is not None:
             sampler.set_epoch(epoch)
+        if hasattr(train_set, "set_epoch"):  # new random segment offsets every epoch
+            train_set.set_epoch(epoch)
         net.train()
         bar = tqdm(
             loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=rank != 0,

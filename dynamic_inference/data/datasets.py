@@ -45,11 +45,13 @@ from dynamic_inference.data.video import (
 from dynamic_inference.errors import AnnotationError, DatasetError, VideoDecodeError
 
 __all__ = [
+    "DATASET_NAMES",
     "UNLABELLED",
     "AnnotationSet",
     "DatasetConfig",
     "VideoDataset",
     "VideoRecord",
+    "load_dataset",
     "make_loader",
     "read_class_list",
     "read_hmdb51",
@@ -507,6 +509,8 @@ class VideoDataset(Dataset[tuple[torch.Tensor, int]]):
         if not records:
             raise DatasetError("the dataset has no video; check the annotation file and split")
         self._cache: list[torch.Tensor] | None = None
+        self.classes: list[str] = []  # class names in label order (set by load_dataset)
+        self.checksum: str | None = None  # of the annotation source (set by load_dataset)
         if config.preload:
             records = self._preload(records)
         elif config.skip_bad:
@@ -617,3 +621,92 @@ def make_loader(
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
                       generator=generator, pin_memory=pin_memory, drop_last=drop_last,
                       persistent_workers=False)
+
+
+# --------------------------------------------------------------------------------------------
+# One entry point for training and evaluation
+
+DATASET_NAMES = ("mini", "ucf101", "hmdb51", "kinetics400", "sthv2", "sthv1")
+
+
+def _real_annotations(name: str, root: Path, split: str) -> AnnotationSet:
+    """Records of a real dataset in its usual folder layout under ``root`` (split 1 where the
+    dataset has several; ``val`` and ``test`` both mean the official evaluation list):
+
+    * ucf101: ``classInd.txt``, ``trainlist01.txt``/``testlist01.txt``, videos in ``videos/``;
+    * hmdb51: ``testTrainMulti_7030_splits/``, videos in ``videos/<class>/``;
+    * kinetics400: ``train.csv``/``validate.csv`` (or ``val.csv``), videos in ``videos/<split>/``;
+    * sthv2: ``labels.json``, ``train.json``/``validation.json``, videos in ``videos/``;
+    * sthv1: ``labels.csv``, ``train.csv``/``validation.csv``, frame folders in ``frames/``.
+    """
+    train = split == "train"
+    if name == "ucf101":
+        listing = root / ("trainlist01.txt" if train else "testlist01.txt")
+        return read_ucf101(listing, root / "classInd.txt", root / "videos")
+    if name == "hmdb51":
+        return read_hmdb51(root / "testTrainMulti_7030_splits", 1, "train" if train else "test",
+                           root / "videos")
+    if name == "kinetics400":
+        candidates = ["train.csv"] if train else ["validate.csv", "val.csv"]
+        found = [root / c for c in candidates if (root / c).is_file()]
+        if not found:
+            raise DatasetError(f"{root}: no {' or '.join(candidates)} (Kinetics-400 CSV)")
+        return read_kinetics400(found[0], root / "videos" / ("train" if train else "val"))
+    if name == "sthv2":
+        listing = root / ("train.json" if train else "validation.json")
+        return read_sthv2(listing, root / "labels.json", root / "videos")
+    if name == "sthv1":
+        listing = root / ("train.csv" if train else "validation.csv")
+        return read_sthv1(listing, root / "labels.csv", root / "frames")
+    raise DatasetError(f"unknown dataset {name!r}; expected one of {DATASET_NAMES}")
+
+
+def load_dataset(
+    name: str,
+    root: str | Path | None,
+    split: str,
+    n_frames: int = 16,
+    train: bool = False,
+    size: int = 64,
+    limit: int | None = None,
+    preload: bool = False,
+    skip_bad: bool = False,
+) -> VideoDataset:
+    """The clips of dataset ``name`` for training (``train=True``) or evaluation.
+
+    ``mini`` is MiniActions at its native 64x64 (materialised on first use, no resize, no flip:
+    its left/right classes would swap); the real datasets are resized to ``size * 8 / 7`` on the
+    short side and cropped to ``size`` (random crop in training, centre crop otherwise; no flip,
+    for Something-Something's left/right classes). ``limit`` keeps the first N records
+    (smoke runs). The dataset gets ``classes`` (names in label order) and ``checksum`` (of the
+    annotation file, MiniActions: of its manifest), recorded in checkpoint provenance.
+    """
+    import hashlib
+
+    if name == "mini":
+        from dynamic_inference.data.mini import CLASS_NAMES, default_root, ensure_mini
+
+        base = Path(root) if root is not None else default_root()
+        if split != "sample":
+            ensure_mini(base)
+        annotations = read_mini(base, split)
+        classes, checksum_file = list(CLASS_NAMES), base / "manifest.csv"
+        transform = TransformConfig(size=size if size != 64 else None)
+    else:
+        if root is None:
+            raise DatasetError(f"--data is required for dataset {name!r} (its root folder)")
+        base = Path(root)
+        if not base.is_dir():
+            raise DatasetError(f"dataset root {base} is not a folder")
+        annotations = _real_annotations(name, base, split)
+        classes, checksum_file = list(annotations.classes), annotations.source
+        transform = TransformConfig(resize=round(size * 8 / 7), size=size,
+                                    crop="random" if train else "center")
+    records = annotations.records[:limit] if limit is not None else annotations.records
+    config = DatasetConfig(n_frames=n_frames, train=train, transform=transform,
+                           preload=preload, skip_bad=skip_bad)
+    dataset = VideoDataset(records, config)
+    dataset.classes = classes
+    dataset.checksum = (hashlib.sha256(checksum_file.read_bytes()).hexdigest()[:16]
+                        if checksum_file.is_file() else None)
+    return dataset
