@@ -126,6 +126,19 @@ def full_gflops(model: MultiExitNet, cfg: TrainConfig) -> float:
     return cfg.frames * cost_table(model, cfg.input_size).full_gflops_per_frame
 
 
+def scheme_exit_gflops(scheme: Scheme, model: MultiExitNet, cfg: TrainConfig) -> list[float]:
+    """The per-frame exit costs a scheme pays: schemes that only use the last exit (full
+    inference, input axis) never evaluate the earlier heads, so their last entry is the cost of
+    stem + stages + the last head; depth and unified schemes pay for every head on the way."""
+    from dynamic_inference.flops import cost_table
+
+    table = cost_table(model, cfg.input_size)
+    costs = list(table.gflops_per_frame)
+    if not scheme.depth:
+        costs[-1] = table.full_gflops_per_frame
+    return costs
+
+
 def order_for(scheme: Scheme, cfg: TrainConfig) -> Tensor:
     """The frame permutation a scheme uses with a checkpoint.
 
@@ -223,6 +236,10 @@ def evaluate(
     engine: bool = True,
 ) -> dict[str, Any]:
     """Evaluate ``scheme`` on ``split`` with thresholds calibrated on val; returns the report."""
+    if threshold is not None and not 0.0 <= threshold <= 1.0:  # also rejects NaN
+        raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
+    if budget is not None and not budget > 0:
+        raise ConfigError(f"--budget must be > 0 GFLOPs/video, got {budget}")
     if split == "val" and (budget is not None or threshold is None):
         print("note: thresholds are calibrated on val; evaluating on val too", file=sys.stderr)
     model, cfg, prov = load_checkpoint(checkpoint, device=device)
@@ -230,7 +247,7 @@ def evaluate(
     if sch.groups > 1 and cfg.frames % sch.groups:
         raise ConfigError(f"--groups {groups} must divide the checkpoint's {cfg.frames} frames")
     perm = order_for(sch, cfg)
-    exit_cost = exit_gflops(model, cfg)
+    exit_cost = scheme_exit_gflops(sch, model, cfg)
     costs = sch.point_costs(exit_cost, cfg.frames)
     key = str(Path(checkpoint).resolve())
     val = split_logits(model, cfg, "val", perm, data, batch_size, device, key)
@@ -284,7 +301,8 @@ def evaluate(
         )
         full_perm = order_for(full_sch, cfg)
         _, _, full_wall = run_engine(
-            model, full_sch, [0.0], exit_cost, cfg, ds, full_perm, batch_size, device
+            model, full_sch, [0.0], scheme_exit_gflops(full_sch, model, cfg), cfg, ds,
+            full_perm, batch_size, device,
         )
         report["engine_matches_simulation"] = bool(
             torch.equal(pred, sim.pred) and torch.equal(stop, sim.stop)
@@ -354,7 +372,7 @@ def cli_demo(args: argparse.Namespace) -> int:
     sch = make_scheme("unified", 4, "strided", cfg.seed)
     test = split_logits(model, cfg, "test", order_for(sch, cfg),
                         key=str(DEFAULT_CHECKPOINT.resolve()))
-    exit_cost = exit_gflops(model, cfg)
+    exit_cost = scheme_exit_gflops(sch, model, cfg)
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, report["thresholds"])
     points = sch.points(model.num_exits)
     n_show = len(test.labels) if args.limit is None else min(args.limit, len(test.labels))
@@ -392,6 +410,75 @@ def cli_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_clip(path: str | Path, frames: int, size: int) -> Tensor:
+    """One video file as an evaluation clip ``(T, 3, size, size)``: decode (PyAV), TSN segment
+    centres, resize the short side and centre-crop when the video is not already ``size``."""
+    import numpy as np
+
+    from dynamic_inference.data.video import (
+        ClipTransform,
+        TransformConfig,
+        load_frames,
+        sample_indices,
+    )
+
+    video = load_frames(path)  # (F, H, W, 3) uint8
+    picks = sample_indices(video.shape[0], frames, mode="tsn", train=False,
+                           rng=np.random.default_rng(0))
+    native = video.shape[1] == size and video.shape[2] == size
+    transform = ClipTransform(TransformConfig() if native else
+                              TransformConfig(resize=size, size=size))
+    return transform(video[torch.from_numpy(picks)], train=False, rng=np.random.default_rng(0))
+
+
+def shipped_checkpoint(name: str) -> Path:
+    """``checkpoints/<name>.pt`` of the repository (e.g. ``tiny_online``), checked to exist."""
+    path = REPO_ROOT / "checkpoints" / f"{name}.pt"
+    if not path.is_file():
+        raise ConfigError(
+            f"checkpoint {path.name} is missing; its provenance file {path.stem}.json in "
+            "checkpoints/ (or the README) gives the command that trains it"
+        )
+    return path
+
+
+def split_logits_for(
+    checkpoint: str | Path, split: str, order: str | None = None, groups: int | None = None,
+    device: str = "cpu",
+) -> SplitLogits:
+    """Per-frame logits of a checkpoint on a split, frames in ``order`` (default: the order the
+    checkpoint was trained with). Cached per checkpoint, split and order."""
+    model, cfg, _ = load_checkpoint(checkpoint, device=device)
+    perm = frame_order(order or cfg.order, cfg.frames, groups or cfg.groups, cfg.seed)
+    return split_logits(model, cfg, split, perm, device=device,
+                        key=str(Path(checkpoint).resolve()))
+
+
+def pair_accuracy(logits: SplitLogits, exit_index: int = -1) -> dict[str, Any]:
+    """Full-inference top-1 on the scene and temporal classes, and 2-way accuracy within each
+    time-reversal pair (the two logits of the pair compared; chance 50%). MiniActions only."""
+    from dynamic_inference.data.mini import CLASSES
+
+    index = {c.name: c.index for c in CLASSES}
+    video = logits.frame_logits[:, exit_index].mean(dim=1)  # (V, C)
+    correct = video.argmax(1) == logits.labels
+    group = [CLASSES[int(y)].group for y in logits.labels]
+    out: dict[str, Any] = {}
+    for g in ("scene", "temporal"):
+        mask = torch.tensor([x == g for x in group])
+        out[g] = round(100.0 * float(correct[mask].double().mean()), 2)
+    out["pairs"] = {}
+    for c in CLASSES:
+        if c.reverse_of is None or index[c.reverse_of] < c.index:
+            continue  # each pair once, named after its first class
+        a, b = c.index, index[c.reverse_of]
+        mask = (logits.labels == a) | (logits.labels == b)
+        pick = torch.where(video[mask, a] >= video[mask, b], a, b)
+        out["pairs"][f"{c.name}/{c.reverse_of}"] = round(
+            100.0 * float((pick == logits.labels[mask]).double().mean()), 2)
+    return out
+
+
 def stream_video(
     path: str | Path, checkpoint: str | Path, group: int = 2, threshold: float = 0.9,
     frames: int = 16,
@@ -399,7 +486,6 @@ def stream_video(
     """Online inference on one video: feed ``group`` frames at a time through the streaming
     cache, print the running top-3 after each group, stop when the top-1 probability reaches
     ``threshold`` (the input-axis rule at the last exit)."""
-    from dynamic_inference.data.video import load_clip
     from dynamic_inference.engine import shift_mode
     from dynamic_inference.shift import ShiftCache
 
