@@ -444,14 +444,20 @@ def shipped_checkpoint(name: str) -> Path:
 
 def split_logits_for(
     checkpoint: str | Path, split: str, order: str | None = None, groups: int | None = None,
-    device: str = "cpu",
+    data: str | Path | None = None, device: str = "cpu",
 ) -> SplitLogits:
     """Per-frame logits of a checkpoint on a split, frames in ``order`` (default: the order the
     checkpoint was trained with). Cached per checkpoint, split and order."""
     model, cfg, _ = load_checkpoint(checkpoint, device=device)
     perm = frame_order(order or cfg.order, cfg.frames, groups or cfg.groups, cfg.seed)
-    return split_logits(model, cfg, split, perm, device=device,
+    return split_logits(model, cfg, split, perm, data=data, device=device,
                         key=str(Path(checkpoint).resolve()))
+
+
+def checkpoint_exit_gflops(checkpoint: str | Path, scheme: Scheme) -> list[float]:
+    """Per-frame exit costs (GFLOPs) a scheme pays with a checkpoint's model."""
+    model, cfg, _ = load_checkpoint(checkpoint)
+    return scheme_exit_gflops(scheme, model, cfg)
 
 
 def pair_accuracy(logits: SplitLogits, exit_index: int = -1) -> dict[str, Any]:
