@@ -131,6 +131,9 @@ def online_shift_step(
     _check(x, n_frames, fold_div, "online")
     nt, c, h, w = x.shape
     fold = c // fold_div
+    if n_frames == 1 and last is not None and last.shape == (nt, fold, h, w):
+        # one new frame per video (live streaming): a single copy, no 5-D view
+        return torch.cat([last, x[:, fold:]], dim=1), x[:, :fold].clone()
     v = x.view(nt // n_frames, n_frames, c, h, w)  # (N, g, C, H, W)
     if last is None:
         last = v.new_zeros(v.shape[0], fold, h, w)
