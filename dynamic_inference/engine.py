@@ -33,7 +33,7 @@ from torch import Tensor
 
 from dynamic_inference.errors import CheckpointError, ConfigError
 from dynamic_inference.exits import MultiExitNet, frame_rows, select_state
-from dynamic_inference.schemes import Scheme, Thresholds, validate_thresholds
+from dynamic_inference.schemes import Scheme, Thresholds, confidence, validate_thresholds
 from dynamic_inference.shift import ShiftCache
 
 
@@ -96,11 +96,14 @@ class EarlyExitEngine:
     def _stops(self, point: int, logits: Tensor) -> Tensor:
         """(n,) bool: which running videos stop at ``point`` given their video logits (n, C).
 
-        The rule of :meth:`Scheme.should_stop` (float64 softmax), so engine and simulation agree
-        even for confidences next to a threshold.
+        The rule of :meth:`Scheme.should_stop` (float64 softmax, a threshold of 1.0 never fires,
+        the last point always answers) with the thresholds validated once in ``__init__``.
         """
-        stop = self.scheme.should_stop(point, len(self.points), logits.cpu(), self.thresholds)
-        return stop.to(logits.device)
+        if point == len(self.points) - 1:
+            return torch.ones(logits.shape[0], dtype=torch.bool, device=logits.device)
+        conf, _ = confidence(logits)
+        t = float(self.thresholds[point])
+        return (conf >= t) & (t < 1.0)
 
     @torch.inference_mode()
     def run(self, clips: Tensor) -> EngineResult:
