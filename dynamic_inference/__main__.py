@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lr", type=float, default=None)
     s.add_argument("--weight-decay", type=float, default=None)
     s.add_argument("--label-smoothing", type=float, default=0.0)
+    s.add_argument(
+        "--reverse-aug", type=float, default=0.0,
+        help="probability of playing a training clip backwards with its partner's label "
+        "(datasets with time-reversal pairs, e.g. MiniActions)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--workers", type=int, default=0)

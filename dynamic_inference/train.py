@@ -68,6 +68,7 @@ class TrainConfig:
     lr: float | None = None  # None: 2e-3 for AdamW, 0.05 for SGD
     weight_decay: float | None = None  # None: 0.05 for AdamW, 1e-4 for SGD
     label_smoothing: float = 0.0
+    reverse_aug: float = 0.0  # probability of playing a clip backwards (needs reverse labels)
     seed: int = 0
     device: str = "cpu"
     workers: int = 0
@@ -84,6 +85,9 @@ class TrainConfig:
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("--epochs and --batch-size must be >= 1")
+        if not 0.0 <= self.reverse_aug <= 1.0:
+            raise ConfigError(f"--reverse-aug must be a probability in [0, 1], got "
+                              f"{self.reverse_aug}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
 
@@ -121,6 +125,26 @@ def prefix_losses(
                 terms.append(F.cross_entropy(video, labels, label_smoothing=smoothing))
     full = [lg.float().mean(dim=1) for lg in frame_logits]
     return torch.stack(terms).mean(), full
+
+
+def time_reversal(
+    clips: Tensor, labels: Tensor, reverse: Tensor, p: float, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Play each clip backwards with probability ``p`` and relabel it ``reverse[label]``.
+
+    ``clips``: ``(N, T, 3, H, W)`` in time order. For classes defined as each other's time
+    reversal (MiniActions' pairs, e.g. move_right / move_left) a reversed clip *is* a clip of the
+    partner class, and a class that is its own partner (a scene) keeps its label. Every
+    appearance then occurs under both labels of a pair, so memorising appearance cannot solve a
+    pair: only the direction of time can (this is what makes the temporal shift learn motion).
+    """
+    flip = torch.rand(clips.shape[0], generator=generator) < p  # (N,)
+    if not flip.any():
+        return clips, labels
+    clips = clips.clone()
+    clips[flip] = clips[flip].flip(1)
+    labels = torch.where(flip, reverse[labels], labels)
+    return clips, labels
 
 
 def _seed_everything(seed: int) -> None:
@@ -255,6 +279,16 @@ def fit(
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
+    reverse = None
+    if cfg.reverse_aug > 0:
+        if getattr(train_set, "reverse_labels", None) is None:
+            raise ConfigError(
+                f"--reverse-aug needs a dataset whose classes have time-reversed partners; "
+                f"{cfg.dataset} does not define them"
+            )
+        reverse = torch.tensor(train_set.reverse_labels)
+    aug_gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
+
     t0 = time.time()
     step = 0
     history = []
@@ -270,6 +304,8 @@ def fit(
         )
         run_loss, run_correct, run_n = 0.0, torch.zeros(model.num_exits), 0
         for clips, labels in bar:
+            if reverse is not None:
+                clips, labels = time_reversal(clips, labels, reverse, cfg.reverse_aug, aug_gen)
             order = frame_order(cfg.order, cfg.frames, cfg.groups, seed=cfg.seed + step)
             clips, labels = clips[:, order].to(device), labels.to(device)  # (N, T, 3, H, W)
             with torch.autocast(device.type, enabled=use_amp):

@@ -511,6 +511,9 @@ class VideoDataset(Dataset[tuple[torch.Tensor, int]]):
         self._cache: list[torch.Tensor] | None = None
         self.classes: list[str] = []  # class names in label order (set by load_dataset)
         self.checksum: str | None = None  # of the annotation source (set by load_dataset)
+        # label of the time-reversed clip of each class (itself for time-symmetric classes),
+        # None where reversal does not map a class onto a class (set by load_dataset)
+        self.reverse_labels: list[int] | None = None
         if config.preload:
             records = self._preload(records)
         elif config.skip_bad:
@@ -661,6 +664,15 @@ def _real_annotations(name: str, root: Path, split: str) -> AnnotationSet:
     raise DatasetError(f"unknown dataset {name!r}; expected one of {DATASET_NAMES}")
 
 
+def mini_reverse_labels() -> list[int]:
+    """For each MiniActions class, the class of its clips played backwards: the partner of a
+    reversal pair, or the class itself (scenes pan slowly and are the same class backwards)."""
+    from dynamic_inference.data.mini import CLASSES
+
+    index = {c.name: c.index for c in CLASSES}
+    return [index[c.reverse_of] if c.reverse_of else c.index for c in CLASSES]
+
+
 def load_dataset(
     name: str,
     root: str | Path | None,
@@ -692,6 +704,7 @@ def load_dataset(
         annotations = read_mini(base, split)
         classes, checksum_file = list(CLASS_NAMES), base / "manifest.csv"
         transform = TransformConfig(size=size if size != 64 else None)
+        reverse_labels = mini_reverse_labels()
     else:
         if root is None:
             raise DatasetError(f"--data is required for dataset {name!r} (its root folder)")
@@ -700,6 +713,7 @@ def load_dataset(
             raise DatasetError(f"dataset root {base} is not a folder")
         annotations = _real_annotations(name, base, split)
         classes, checksum_file = list(annotations.classes), annotations.source
+        reverse_labels = None  # real classes have no exact time-reversed partner
         transform = TransformConfig(resize=round(size * 8 / 7), size=size,
                                     crop="random" if train else "center")
     records = annotations.records[:limit] if limit is not None else annotations.records
@@ -707,6 +721,7 @@ def load_dataset(
                            preload=preload, skip_bad=skip_bad)
     dataset = VideoDataset(records, config)
     dataset.classes = classes
+    dataset.reverse_labels = reverse_labels
     dataset.checksum = (hashlib.sha256(checksum_file.read_bytes()).hexdigest()[:16]
                         if checksum_file.is_file() else None)
     return dataset
