@@ -137,3 +137,27 @@ def test_ddp_two_processes_end_with_identical_weights(tmp_path: Path):
     for k, v in init.state_dict().items():
         changed |= not torch.equal(v, a[k])
     assert changed
+
+
+def test_time_reversal_augmentation():
+    from dynamic_inference.data.datasets import mini_reverse_labels
+    from dynamic_inference.train import time_reversal
+
+    reverse = torch.tensor(mini_reverse_labels())
+    assert reverse[reverse].tolist() == list(range(16))  # an involution
+    assert reverse[:8].tolist() == list(range(8))  # scenes keep their label
+    clips = torch.arange(3 * 5, dtype=torch.float32).view(3, 5, 1, 1, 1).expand(3, 5, 3, 2, 2)
+    labels = torch.tensor([0, 8, 14])
+    gen = torch.Generator().manual_seed(0)
+    out, new = time_reversal(clips, labels, reverse, 1.0, gen)
+    assert new.tolist() == [0, 9, 15]
+    assert torch.equal(out[1, :, 0, 0, 0], clips[1, :, 0, 0, 0].flip(0))
+    same, kept = time_reversal(clips, labels, reverse, 0.0, gen)
+    assert same is clips and kept is labels
+
+
+def test_reverse_aug_needs_reverse_labels():
+    with pytest.raises(ConfigError, match="reverse"):
+        fit(_cfg(reverse_aug=0.5), ColourClips(8), ColourClips(4))
+    with pytest.raises(ConfigError, match="probability"):
+        _cfg(reverse_aug=2.0)
