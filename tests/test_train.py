@@ -161,3 +161,38 @@ def test_reverse_aug_needs_reverse_labels():
         fit(_cfg(reverse_aug=0.5), ColourClips(8), ColourClips(4))
     with pytest.raises(ConfigError, match="probability"):
         _cfg(reverse_aug=2.0)
+
+
+@pytest.mark.parametrize("model", ["tsm_resnet50", "msdnet38"])
+def test_paper_scale_recipe_smoke(tmp_path: Path, model: str):
+    """The paper-scale command path (real dataset format, 224x224, paper backbone), one step on
+    CPU on 2 tiny clips of a UCF-101-layout folder."""
+    import numpy as np
+
+    from dynamic_inference.data.datasets import load_dataset
+    from dynamic_inference.data.mini import encode_clip
+
+    root = tmp_path / "ucf101"
+    (root / "videos" / "ApplyEyeMakeup").mkdir(parents=True)
+    (root / "videos" / "Archery").mkdir(parents=True)
+    (root / "classInd.txt").write_bytes(b"1 ApplyEyeMakeup\r\n2 Archery\r\n")
+    names = ["ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi", "Archery/v_Archery_g01_c01.avi"]
+    rng = np.random.default_rng(0)
+    for name in names:
+        frames = rng.integers(0, 255, (12, 64, 80, 3), dtype=np.uint8)
+        encode_clip(frames, root / "videos" / name)  # an H.264 stream behind an .avi name
+    (root / "trainlist01.txt").write_bytes(
+        "".join(f"{n} {i + 1}\r\n" for i, n in enumerate(names)).encode())
+    (root / "testlist01.txt").write_bytes("".join(f"{n}\r\n" for n in names).encode())
+    torch.set_num_threads(1)
+    cfg = TrainConfig(model=model, dataset="ucf101", data=str(root), frames=4, groups=2,
+                      size=224, epochs=1, batch_size=2, steps=1, optimizer="sgd")
+    train_set = load_dataset("ucf101", root, "train", n_frames=4, train=True, size=224)
+    clip, label = train_set[1]
+    assert clip.shape == (4, 3, 224, 224) and label == 1
+    val_set = load_dataset("ucf101", root, "val", n_frames=4, train=False, size=224, limit=1)
+    out = tmp_path / f"{model}.pt"
+    prov = train(cfg, out, datasets=(train_set, val_set))
+    assert prov["steps"] == 1 and out.is_file()
+    loaded, cfg2, _ = load_checkpoint(out)
+    assert cfg2.model == model and loaded.num_classes == 2
