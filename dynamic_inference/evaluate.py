@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from dynamic_inference.calibrate import (
     budgeted_curve,

@@ -38,7 +38,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from dynamic_inference.backbones import build_model
 from dynamic_inference.errors import CheckpointError, ConfigError

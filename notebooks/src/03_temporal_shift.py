@@ -60,8 +60,8 @@ for mode in ("online", "offline", "off"):
 
 # %% [markdown]
 # With the online shift, frames 0-7 are untouched by the future; with the offline shift the
-# change leaks backwards one frame per shifted block (the tiny net has 8 blocks, so it reaches
-# frame 0); without a shift (TSN) every frame is on its own.
+# change leaks backwards into earlier frames (one frame per shifted block it crosses); without a
+# shift (TSN) every frame is on its own.
 #
 # ## Streaming == offline causal
 #
@@ -94,9 +94,9 @@ from dynamic_inference.flops import count_costs  # noqa: E402
 for mode in ("off", "online", "offline"):
     t = count_costs(build_model("tiny", 16, shift=mode), 64)
     print(f"{mode:>8}: {1000 * t.full_gflops_per_frame:.3f} MFLOPs per frame")
-x = torch.arange(2 * 4 * 8, dtype=torch.float32).view(8, 8, 1, 1)
-print("shift is a permutation with zero fill:",
-      sorted(temporal_shift(x, 4, 8, "offline").flatten().tolist())[-3:])
+x = torch.randn(2 * 4, 16, 3, 3)
+y = temporal_shift(x, 4, 8, "offline")
+print("the shift only moves values:", bool(torch.isin(y[y != 0], x).all()))
 
 # %% [markdown]
 # ## TSN vs TSM on scene and on time-reversal classes
@@ -116,18 +116,27 @@ for label, variant in (("TSN (no shift)", "tsn"), ("TSM offline", "offline"),
                        ("TSM online", "online")):
     test = split_logits_for(P.checkpoint(variant), "test", data=P.data, device=P.device)
     rows[label] = pair_accuracy(test)
-print(f"{'model':<16}{'scene':>8}{'temporal':>10}" + "".join(
-    f"{p:>22}" for p in next(iter(rows.values()))["pairs"]))
-for label, r in rows.items():
-    print(f"{label:<16}{r['scene']:>8.1f}{r['temporal']:>10.1f}"
-          + "".join(f"{v:>22.1f}" for v in r["pairs"].values()))
+print(f"{'top-1 (%)':<52}" + "".join(f"{label:>16}" for label in rows))
+print(f"{'scene classes (16-way)':<52}" + "".join(f"{r['scene']:>16.1f}" for r in rows.values()))
+print(f"{'temporal classes (16-way)':<52}"
+      + "".join(f"{r['temporal']:>16.1f}" for r in rows.values()))
+for pair in next(iter(rows.values()))["pairs"]:
+    print(f"{'pair ' + pair + ' (2-way)':<52}"
+          + "".join(f"{r['pairs'][pair]:>16.1f}" for r in rows.values()))
 
 # %% [markdown]
 # ## What was reproduced
 #
-# **Reproduced**: the online shift is causal and streams exactly (max difference ~1e-7, below
-# the 1e-5 contract); it adds no FLOPs. TSN is near chance (50%) on the reversal pairs while both
-# TSM variants separate them, the Something-Something lesson of the TSM paper, while on the
-# scene classes all three are alike. **Differs**: MiniActions is synthetic and tiny; the paper's
-# numbers are on Kinetics and Something-Something with ResNet-50 / MSDNet-38. The with/without
-# online shift *ablation of the savings* is in chapter 6.
+# **Reproduced**: the online shift is causal and streams exactly (max difference ~1e-8, below
+# the 1e-5 contract); it adds no FLOPs. Temporal modelling matters for the temporal classes:
+# both TSM models are well above TSN on them (16-way top-1 above), and TSN stays near chance
+# (50%) on every reversal pair, the Something-Something lesson of the TSM paper. On the scene
+# classes the shift helps less.
+#
+# **Differs**: the TSM models separate the reversal pairs only weakly (60-68% on three of the
+# four pairs for the online model, chance on appear/vanish), far from what a larger model learns
+# on real data. Both reversal directions are trained with every appearance (time-reversal
+# augmentation), so this is a limit of the tiny network's motion features, not a shortcut; a
+# likely cause is the strided frame order, whose within-group steps of 4 sampled frames alias the
+# periodic motions of the temporal classes. The with/without online shift *ablation of the
+# savings* is in chapter 6.

@@ -1,0 +1,276 @@
+# %% [markdown]
+# # Chapter 8 — Visualisation: which videos stop where
+#
+# **What the paper says.** Its last slide shows Kinetics videos by the checkpoint of the
+# depth-axis scheme at which they stopped, two per checkpoint: *playing badminton* and *bench
+# pressing* stop at the first checkpoint, *drawing* and *garbage collecting* at the middle one,
+# *trimming trees* and *tobogganing* at the last. The point, made in its "Observation" slides:
+# videos differ in how distinguishable they are (clear vs irregular viewpoint: network capacity;
+# a telling frame vs a long sequence: number of frames), and the dynamic scheme spends less on
+# the distinguishable ones. The paper shows the pictures only; it does not measure difficulty.
+#
+# **Here.** MiniActions records for every clip what makes it hard: its *appearance difficulty*
+# (0 = large, clear, uncluttered; 1 = faded, small, cluttered, noisy, occluded) and its *evidence
+# window* (the source frames in which the class is visible at all; half the clips show it
+# throughout). So the picture can be checked against the cause: do hard-looking clips stop
+# later along the depth axis, and clips with short evidence windows later along the input axis?
+# Online-TSM tiny network, thresholds from validation (the rule of `evaluate`, chapter 5), test
+# split.
+
+# %%
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
+
+# tqdm.auto (imported by the library) warns in a kernel without ipywidgets
+warnings.filterwarnings("ignore", message="IProgress not found")
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+from dynamic_inference import plots  # noqa: E402
+from dynamic_inference.data.datasets import DatasetConfig, VideoDataset  # noqa: E402
+from dynamic_inference.data.video import TransformConfig  # noqa: E402
+from dynamic_inference.evaluate import (  # noqa: E402
+    choose_thresholds,
+    order_for,
+    scheme_exit_gflops,
+    split_logits,
+)
+from dynamic_inference.profiles import profile  # noqa: E402
+from dynamic_inference.schemes import confidence, make_scheme, simulate  # noqa: E402
+from dynamic_inference.train import load_checkpoint  # noqa: E402
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-scale checkpoints
+
+# %% [markdown]
+# ## Where the test videos stop
+#
+# The depth scheme (a): exits 1-4 on all 16 frames. The unified scheme (d): 4 groups of 4
+# frames (strided order, coarse to fine) x 4 exits, visited (g1: e1..e4), (g2: e1..e4), ...
+
+# %%
+P = profile(PROFILE)
+CKPT = P.checkpoint("online")
+model, cfg, _ = load_checkpoint(CKPT, device=P.device)
+KEY = str(CKPT.resolve())
+K = model.num_exits
+GROUPS = ("scene", "temporal")
+runs = {}
+for name, sch in (("depth", make_scheme("depth")),
+                  ("unified", make_scheme("unified", 4, "strided", cfg.seed))):
+    exit_cost = scheme_exit_gflops(sch, model, cfg)
+    costs = sch.point_costs(exit_cost, cfg.frames)
+    perm = order_for(sch, cfg)
+    val = split_logits(model, cfg, "val", perm, P.data, device=P.device, key=KEY)
+    test = split_logits(model, cfg, "test", perm, P.data, device=P.device, key=KEY)
+    thr, _ = choose_thresholds(sch, val, costs)
+    sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
+    conf, _ = confidence(sch.point_logits(test.frame_logits))  # (V, P)
+    pts = sch.points(K)
+    runs[name] = {"scheme": sch, "sim": sim, "test": test, "points": pts,
+                  "names": [p.name if sch.groups > 1 else f"exit {p.exit}" for p in pts],
+                  "conf": conf.gather(1, sim.stop[:, None]).squeeze(1)}
+records = runs["depth"]["test"].records
+group_of = [r.group for r in records]
+
+sim, points = runs["depth"]["sim"], runs["depth"]["points"]
+print("depth scheme: videos stopping at each exit (top-1 of those videos)")
+print(f"{'':<10}" + "".join(f"{n:>14}" for n in runs["depth"]["names"]))
+for g in GROUPS:
+    cells = []
+    for s in range(len(points)):
+        m = torch.tensor([x == g for x in group_of]) & (sim.stop == s)
+        acc = f"({100 * sim.correct[m].double().mean().item():.0f}%)" if m.any() else ""
+        cells.append(f"{int(m.sum()):>7} {acc:>6}")
+    print(f"{g:<10}" + "".join(cells))
+
+sim, points = runs["unified"]["sim"], runs["unified"]["points"]
+print("\nunified scheme: videos stopping at each (group, exit)")
+for g in GROUPS:
+    m = torch.tensor([x == g for x in group_of])
+    counts = torch.bincount(sim.stop[m], minlength=len(points)).view(4, K)
+    print(f"{g:<10}" + "".join(f"{'e' + str(k + 1):>6}" for k in range(K)))
+    for gi in range(4):
+        print(f"{'  g' + str(gi + 1):<10}" + "".join(f"{int(c):>6}" for c in counts[gi]))
+
+# %% [markdown]
+# ## Two instances per checkpoint (the paper's last slide)
+#
+# For each exit of the depth scheme, two correctly classified test clips that stopped there: one
+# scene and one temporal clip when both exist, each the clip of median appearance difficulty
+# among its kind at that exit (a typical one, not a hand-picked one). 8 frames at the TSN
+# segment centres, raw pixels; the title gives the class, the recorded difficulty, the evidence
+# window (source frames) and the confidence of the exit that answered.
+
+# %%
+strip_data = VideoDataset(records, DatasetConfig(
+    n_frames=8, train=False, transform=TransformConfig(dtype="uint8")))
+
+
+def pick(run, point_ids, n=2):
+    """Up to n correct videos stopping at one of ``point_ids``: the median-difficulty scene
+    and temporal clip first, then further median clips of other classes."""
+    s = run["sim"]
+    cand = [i for i in range(len(records))
+            if int(s.stop[i]) in point_ids and bool(s.correct[i])]
+    chosen = []
+    for g in GROUPS:
+        c = sorted((i for i in cand if group_of[i] == g), key=lambda i: records[i].difficulty)
+        if c:
+            chosen.append(c[len(c) // 2])
+    rest = sorted((i for i in cand if records[i].label not in {records[j].label for j in chosen}),
+                  key=lambda i: records[i].difficulty)
+    while len(chosen) < n and rest:
+        chosen.append(rest.pop(len(rest) // 2))
+        rest = [i for i in rest if records[i].label != records[chosen[-1]].label]
+    return chosen[:n]
+
+
+def title(run, i):
+    r, s = records[i], run["sim"]
+    window = ("throughout" if r.extra.get("outside") == "none" else
+              f"frames {r.evidence_start}-{r.evidence_start + r.evidence_length - 1} "
+              f"of {r.extra['n_frames']}")
+    return (f"{run['names'][int(s.stop[i])]}: {r.label_name} ({r.group}), difficulty "
+            f"{r.difficulty:.2f}, evidence {window}, confidence {float(run['conf'][i]):.2f}")
+
+
+def show(run, picks, heading):
+    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 1.25 * len(picks)))
+    for ax, i in zip(axes, picks):
+        plots.frame_strip(strip_data[i][0], title=title(run, i), ax=ax)
+    fig.suptitle(heading, fontsize=10)
+    fig.tight_layout()
+    for i in picks:
+        print(title(run, i))
+
+
+depth_picks = []
+for k in range(K):
+    depth_picks += pick(runs["depth"], {k})
+show(runs["depth"], depth_picks, "depth scheme: two test clips per exit (first to last)")
+
+# %% [markdown]
+# ## The same for the unified scheme
+#
+# Two clips that stopped at the very first decision point (4 frames, exit 1) and two that went
+# to the last group (all 16 frames).
+
+# %%
+last_group = {p for p, pt in enumerate(runs["unified"]["points"]) if pt.group == 4}
+uni_picks = pick(runs["unified"], {0}) + pick(runs["unified"], last_group)
+show(runs["unified"], uni_picks, "unified scheme: first decision point (top) vs last group")
+
+# %% [markdown]
+# ## Stop point against the recorded difficulty
+#
+# Left: the mean exit of the depth scheme per appearance-difficulty bin. Right: the mean number
+# of frames the unified scheme processed, by evidence window (the clip shows its class
+# throughout, or only in a window of 13-16, 9-12 or 6-8 source frames out of 32-48). Scene and
+# temporal clips separately; all test clips, correct or not.
+
+# %%
+def evidence_bin(r):
+    if r.extra.get("outside") == "none":
+        return "throughout"
+    n = r.evidence_length
+    return "13-16" if n >= 13 else ("9-12" if n >= 9 else "6-8")
+
+
+D_BINS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01)]
+E_BINS = ["throughout", "13-16", "9-12", "6-8"]
+d_stop = torch.tensor([runs["depth"]["points"][s].exit for s in runs["depth"]["sim"].stop.tolist()],
+                      dtype=torch.float)
+u_pts = runs["unified"]["points"]
+u_frames = torch.tensor([u_pts[s].group * cfg.frames // 4
+                         for s in runs["unified"]["sim"].stop.tolist()], dtype=torch.float)
+u_exit = torch.tensor([u_pts[s].exit for s in runs["unified"]["sim"].stop.tolist()],
+                      dtype=torch.float)
+diff = torch.tensor([r.difficulty for r in records])
+ebin = [evidence_bin(r) for r in records]
+
+
+def mean_by(values, masks):
+    return [values[m].mean().item() if m.any() else float("nan") for m in masks]
+
+
+table = {}
+for g in GROUPS:
+    gm = torch.tensor([x == g for x in group_of])
+    dm = [gm & (diff >= lo) & (diff < hi) for lo, hi in D_BINS]
+    em = [gm & torch.tensor([b == e for b in ebin]) for e in E_BINS]
+    table[g] = {"n_diff": [int(m.sum()) for m in dm], "n_ev": [int(m.sum()) for m in em],
+                "depth_exit_by_diff": mean_by(d_stop, dm), "depth_exit_by_ev": mean_by(d_stop, em),
+                "uni_exit_by_diff": mean_by(u_exit, dm),
+                "uni_frames_by_diff": mean_by(u_frames, dm),
+                "uni_frames_by_ev": mean_by(u_frames, em)}
+
+print("appearance difficulty bin   " + "".join(f"{f'{lo:.1f}-{min(hi, 1):.1f}':>10}"
+                                             for lo, hi in D_BINS))
+for g in GROUPS:
+    t = table[g]
+    print(f"{g:<9} clips                " + "".join(f"{n:>10}" for n in t["n_diff"]))
+    for label, key, fmt in (("depth: mean exit", "depth_exit_by_diff", ".2f"),
+                            ("unified: mean exit", "uni_exit_by_diff", ".2f"),
+                            ("unified: mean frames", "uni_frames_by_diff", ".1f")):
+        print(f"{'':<9} {label:<21}" + "".join(f"{v:>10{fmt}}" for v in t[key]))
+print("\nevidence window            " + "".join(f"{e:>12}" for e in E_BINS))
+for g in GROUPS:
+    t = table[g]
+    print(f"{g:<9} clips               " + "".join(f"{n:>12}" for n in t["n_ev"]))
+    print(f"{'':<9} unified: mean frames" + "".join(f"{v:>12.1f}" for v in t["uni_frames_by_ev"]))
+    print(f"{'':<9} depth: mean exit    " + "".join(f"{v:>12.2f}" for v in t["depth_exit_by_ev"]))
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+centres = [(lo + min(hi, 1.0)) / 2 for lo, hi in D_BINS]
+for g, mk in zip(GROUPS, "os"):
+    axes[0].plot(centres, table[g]["depth_exit_by_diff"], "-" + mk, label=g)
+    axes[1].plot(range(len(E_BINS)), table[g]["uni_frames_by_ev"], "-" + mk, label=g)
+axes[0].set_xlabel("appearance difficulty (recorded)")
+axes[0].set_ylabel("mean exit of the depth scheme")
+axes[0].set_yticks(range(1, K + 1))
+axes[1].set_xticks(range(len(E_BINS)), ["throughout"] + [f"{e} frames" for e in E_BINS[1:]])
+axes[1].set_xlabel("evidence window (source frames)")
+axes[1].set_ylabel("mean frames processed (unified)")
+axes[1].set_ylim(0, cfg.frames + 1)
+for ax in axes:
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Discussion
+#
+# * **Depth axis = appearance.** Scene clips leave early (233 of 400 at exit 1, 99% correct
+#   there) and the harder they look, the later they leave: mean exit 1.09 for appearance
+#   difficulty < 0.2, 2.79 for >= 0.8. The strips show it: the exit-1 clips are clean layouts,
+#   the later ones faded, cluttered or visible only in a few frames. This is the paper's "irregular
+#   viewpoint needs varying network capability", here with the cause measured.
+# * **Temporal classes need the whole network.** No temporal clip stops at exit 1 and 321 of 400
+#   reach exit 4 whatever their appearance (mean exit 3.55-3.83): a direction of motion is not a
+#   shallow feature. In the unified scheme 248 of them go to the last group and the last exit.
+# * **Input axis = evidence.** Temporal clips whose evidence runs through the clip stop after 11.1
+#   frames on average, those with a window of 6-16 source frames after 13.1-13.3; scene clips
+#   after 4.8 vs 5.5-5.8 (a 6-8-frame window out of 32-48 often falls between the 4 frames of the
+#   first group). The paper's "needs varying number of frames".
+# * **Late means hard, not rescued.** Videos at the last exit are mostly the hopeless ones
+#   (scene: 32% correct at exit 4; temporal: 32%): going on costs FLOPs without changing their
+#   answer much, which is why the saving is largest on the easy (scene) data.
+#
+# ## Reproduced / Differs / Why
+#
+# **Reproduced**: the paper's picture, easy videos stop at the first checkpoint and hard ones at
+# the last; and more than the picture: the stop point follows the *recorded* difficulty (depth
+# scheme, scene clips: mean exit 1.09 -> 2.79 from the easiest to the hardest fifth) and the
+# evidence window (unified, temporal clips: 11.1 frames when the evidence runs through the clip,
+# 13.1-13.3 with a short window).
+# **Differs**: the paper shows six hand-chosen Kinetics clips and no measurement; here the clips
+# are chosen by a rule (median difficulty among the correct clips of each stop point) and the
+# difficulty is known by construction. Our temporal classes never stop at the first exit; the
+# paper shows no Something-Something examples.
+# **Why**: a scene class is a property of one frame's appearance, which a shallow exit sees when
+# the picture is clean; a temporal class is a property of motion, which the tiny network only
+# resolves at its deepest exit and after many frames, and a short evidence window hides it from
+# the first groups of frames.
