@@ -23,23 +23,20 @@ import warnings
 import matplotlib.pyplot as plt
 import torch
 
-# tqdm.auto (imported by the library) warns in a kernel without ipywidgets
-warnings.filterwarnings("ignore", message="IProgress not found")
-warnings.filterwarnings("ignore", category=FutureWarning)
-
-from dynamic_inference import plots  # noqa: E402
-from dynamic_inference.data.datasets import DatasetConfig, VideoDataset  # noqa: E402
-from dynamic_inference.data.video import TransformConfig  # noqa: E402
-from dynamic_inference.evaluate import (  # noqa: E402
+from dynamic_inference import plots
+from dynamic_inference.data.datasets import DatasetConfig, VideoDataset
+from dynamic_inference.data.video import TransformConfig
+from dynamic_inference.evaluate import (
     choose_thresholds,
     order_for,
     scheme_exit_gflops,
     split_logits,
 )
-from dynamic_inference.profiles import profile  # noqa: E402
-from dynamic_inference.schemes import confidence, make_scheme, simulate  # noqa: E402
-from dynamic_inference.train import load_checkpoint  # noqa: E402
+from dynamic_inference.profiles import profile
+from dynamic_inference.schemes import confidence, make_scheme, simulate
+from dynamic_inference.train import load_checkpoint
 
+warnings.filterwarnings("ignore", category=FutureWarning)
 torch.manual_seed(0)
 torch.set_num_threads(1)
 PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-scale checkpoints
