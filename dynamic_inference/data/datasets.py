@@ -699,9 +699,9 @@ def load_dataset(
         from dynamic_inference.data.mini import CLASS_NAMES, default_root, ensure_mini
 
         base = Path(root) if root is not None else default_root()
-        if split != "sample":
-            ensure_mini(base)
-        annotations = read_mini(base, split)
+        if split != "sample" and (base / "manifest.csv").is_file():
+            ensure_mini(base)  # materialise the videos from the recipe on first use
+        annotations = read_mini(base, split)  # a hand-made subset without manifest: as it is
         classes, checksum_file = list(CLASS_NAMES), base / "manifest.csv"
         transform = TransformConfig(size=size if size != 64 else None)
         reverse_labels = mini_reverse_labels()
