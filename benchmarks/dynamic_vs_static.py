@@ -43,7 +43,14 @@ from bench_common import (
 )
 
 from dynamic_inference.calibrate import OperatingPoint, accuracy_at_cost
-from dynamic_inference.evaluate import curves, evaluate, exit_gflops, order_for, split_logits
+from dynamic_inference.evaluate import (
+    curves,
+    evaluate,
+    exit_gflops,
+    order_for,
+    scheme_exit_gflops,
+    split_logits,
+)
 from dynamic_inference.schemes import make_scheme
 from dynamic_inference.train import load_checkpoint
 
@@ -130,7 +137,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         sch = make_scheme(name, a.groups, order, cfg.seed)
         test = split_logits(model, cfg, a.split, order_for(sch, cfg), a.data, a.batch_size,
                             key=key)
-        c = curves(test.frame_logits, test.labels, sch, exit_cost, cfg.frames)
+        val = split_logits(model, cfg, "val", order_for(sch, cfg), a.data, a.batch_size,
+                           key=key)
+        c = curves(test.frame_logits, test.labels, sch, scheme_exit_gflops(sch, model, cfg),
+                   cfg.frames, val.frame_logits, val.labels)  # thresholds from val
         if name == "unified":  # static baselines from the strided order: spread frame prefixes
             static_ops, oracle = c["static"], _op(c["oracle"])
         rows.append({
