@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="run the shipped mini model on the shipped mini test clips")
     s.add_argument("--out", default="demo_out", help="folder for the PNG figure")
-    s.add_argument("--limit", type=int, default=None, help="only the first N test videos")
+    s.add_argument("--limit", type=int, default=None,
+                   help="how many test videos to list, spread over the classes (default 16)")
 
     s = sub.add_parser("make-mini", help="generate the MiniActions dataset")
     s.add_argument("--out", required=True, help="output folder")

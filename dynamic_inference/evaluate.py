@@ -429,11 +429,13 @@ def cli_demo(args: argparse.Namespace) -> int:
     exit_cost = scheme_exit_gflops(sch, model, cfg)
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, report["thresholds"])
     points = sch.points(model.num_exits)
-    n_show = len(test.labels) if args.limit is None else min(args.limit, len(test.labels))
+    n = len(test.labels)
+    n_show = 16 if args.limit is None else min(args.limit, n)
+    shown = torch.linspace(0, n - 1, n_show).round().long().unique().tolist()  # across classes
     print(f"{'video':<28}{'true':<16}{'predicted':<16}{'stopped at':<12}{'GFLOPs':>8}"
           f"{'of full':>9}")
     full = report["full_gflops_per_video"]
-    for i in range(n_show):
+    for i in shown:
         r = test.records[i]
         name = Path(str(getattr(r, "path", i))).name
         print(f"{name:<28}{test.classes[int(test.labels[i])]:<16}"
