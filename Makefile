@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint unit notebooks clean
+.PHONY: install data demo test lint unit notebooks clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
@@ -17,7 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-demo: $(STAMP)
+# MiniActions videos are not in git: materialise them from the recipe (about 80 s, once)
+data: $(STAMP)
+	$(PY) -c "from dynamic_inference.data.mini import ensure_mini; ensure_mini()"
+
+demo: data
 	$(PY) -m dynamic_inference demo
 
 lint: $(STAMP)
@@ -27,7 +31,7 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/ -q
 
 # pytest exits 5 when it collects nothing (no notebooks yet): that is not a failure.
-notebooks: $(STAMP)
+notebooks: data
 	$(PY) -m pytest --nbval notebooks/ -q --nbval-sanitize-with notebooks/sanitize.cfg; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "no notebooks collected"; exit 0; fi; exit $$rc
 

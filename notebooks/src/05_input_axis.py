@@ -25,6 +25,7 @@ from dynamic_inference.schemes import frame_order, make_scheme
 from dynamic_inference.train import load_checkpoint
 
 torch.set_num_threads(1)
+torch.manual_seed(0)
 PROFILE = "mini"
 P = profile(PROFILE)
 
