@@ -234,6 +234,13 @@ def _accuracy_by(keys: list[str], correct: Tensor) -> dict[str, float]:
     return {k: round(100.0 * sum(v) / len(v), 2) for k, v in sorted(out.items())}
 
 
+def _mean_by(keys: list[str], values: Tensor) -> dict[str, float]:
+    out: dict[str, list[float]] = {}
+    for k, v in zip(keys, values.tolist()):
+        out.setdefault(k, []).append(float(v))
+    return {k: round(sum(v) / len(v), 4) for k, v in sorted(out.items())}
+
+
 def run_engine(
     model: MultiExitNet,
     scheme: Scheme,
@@ -291,6 +298,7 @@ def evaluate(
     val_op = evaluate_thresholds(sch.point_logits(val.frame_logits), val.labels, costs, thresholds)
     points = sch.points(model.num_exits)
     correct = sim.correct
+    groups = [getattr(r, "group", None) or "all" for r in test.records]  # scene / temporal
     report: dict[str, Any] = {
         "checkpoint": Path(checkpoint).name,
         "split": split,
@@ -313,9 +321,8 @@ def evaluate(
         "val_gflops_per_video": round(val_op.mean_cost, 4),
         "stop_histogram": {p.name: c for p, c in zip(points, sim.stop_histogram)},
         "top1_by_difficulty": _accuracy_by([_bucket(r) for r in test.records], correct),
-        "top1_by_group": _accuracy_by(
-            [getattr(r, "group", None) or "all" for r in test.records], correct
-        ),
+        "top1_by_group": _accuracy_by(groups, correct),
+        "gflops_by_group": _mean_by(groups, sim.cost),
         "val_top1_per_exit_at_training": prov.get("val_top1_per_exit"),
     }
     report["reduction_pct"] = round(

@@ -66,3 +66,21 @@ def test_foreign_checkpoint(tmp_path: Path):
     junk.write_bytes(b"\x80\x02}q\x00.")  # a pickle of an empty dict
     assert_clean_error(run("evaluate", "--checkpoint", str(junk), "--scheme", "full"),
                        "foreign.pt")
+
+
+def test_evaluate_report_contract():
+    """DESIGN.md section 3 keys, thresholds from val, per-group figures consistent."""
+    ck = ROOT / "checkpoints" / "tiny_online.pt"
+    if not ck.is_file():
+        pytest.skip("shipped checkpoint absent")
+    from dynamic_inference.evaluate import evaluate
+
+    r = evaluate(ck, "test", "unified", engine=False)
+    for key in ("top1", "gflops_per_video", "full_gflops_per_video", "n_videos",
+                "stop_histogram", "wall_clock_s", "top5", "reduction_pct", "top1_by_group"):
+        assert key in r, key
+    assert sum(r["stop_histogram"].values()) == r["n_videos"] == 800
+    assert r["gflops_per_video"] < r["full_gflops_per_video"]
+    mean = sum(r["gflops_by_group"].values()) / 2  # 400 scene + 400 temporal clips
+    assert abs(mean - r["gflops_per_video"]) < 1e-3
+    assert len(r["thresholds"]) == 16 and all(0 <= t <= 1 for t in r["thresholds"])
