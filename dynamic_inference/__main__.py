@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="probability of playing a training clip backwards with its partner's label "
         "(datasets with time-reversal pairs, e.g. MiniActions)",
     )
+    s.add_argument(
+        "--jitter", type=int, default=0, metavar="PX",
+        help="translate each training clip by a random offset of up to PX pixels (wrapping)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--workers", type=int, default=0)

@@ -55,10 +55,11 @@ class TinyConfig:
     """Configuration of :class:`TinyNet`: one stage (and one exit) per entry of ``widths``."""
 
     num_classes: int = 16
-    widths: tuple[int, ...] = field(default=(32, 64, 64, 128))
-    blocks: tuple[int, ...] = field(default=(1, 2, 2, 3))
-    strides: tuple[int, ...] = field(default=(1, 2, 1, 2))  # of each stage's first block
+    widths: tuple[int, ...] = field(default=(16, 32, 64, 128))
+    blocks: tuple[int, ...] = field(default=(1, 2, 2, 2))
+    strides: tuple[int, ...] = field(default=(1, 2, 2, 2))  # of each stage's first block
     head_width: int = 64
+    stem: int = 4  # patch side and stride of the "patchify" stem conv (4: 64 -> 16 pixels)
     shift: ShiftMode = "online"
     fold_div: int = 8
     dropout: float = 0.0
@@ -82,6 +83,8 @@ class TinyConfig:
             raise ConfigError(
                 f"fold_div must be an integer in 2..{min(self.widths)} (the narrowest stage)"
             )
+        if self.stem not in (2, 4, 8):
+            raise ConfigError(f"stem must be 2, 4 or 8 (patch side = stride), got {self.stem!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
@@ -132,8 +135,9 @@ class TinyNet(MultiExitNet):
         self.config = config
         self.num_classes = config.num_classes
         w0 = config.widths[0]
-        self.stem_layers = nn.Sequential(  # "patchify": one 8x8 stride-8 conv
-            nn.Conv2d(3, w0, kernel_size=8, stride=8, bias=False),  # (NT, 32, H/8, W/8)
+        p = config.stem
+        self.stem_layers = nn.Sequential(  # "patchify": one p x p stride-p conv (default p = 8)
+            nn.Conv2d(3, w0, kernel_size=p, stride=p, bias=False),  # (NT, w0, H/p, W/p)
             nn.BatchNorm2d(w0),
             nn.ReLU(inplace=True),
         )
