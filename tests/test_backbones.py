@@ -152,6 +152,15 @@ def test_parameter_counts() -> None:
     assert n_params(tiny_net(16)) < 2.0
 
 
+@pytest.mark.parametrize("stem, side", [(8, 8), (4, 16), (2, 32)])
+def test_tiny_stem_sets_first_stage_resolution(stem: int, side: int) -> None:
+    model = tiny_net(4, "off", stem=stem, widths=(16, 32), blocks=(1, 1), strides=(1, 2))
+    state = model.stem(torch.randn(2, 3, 64, 64))
+    assert tuple(state.shape) == (2, 16, side, side)
+    with pytest.raises(ConfigError, match="stem"):
+        tiny_net(4, stem=3)
+
+
 def test_tiny_trains() -> None:
     torch.manual_seed(4)
     model = tiny_net(4, "online", dropout=0.1)

@@ -205,3 +205,23 @@ def test_bad_input_raises_value_error(shape, t, fold_div, mode, match):
 def test_offline_cannot_stream():
     with pytest.raises(ConfigError, match="cannot stream"):
         TemporalShift("offline")(torch.randn(4, 16, 2, 2), 2, ShiftCache())
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_channels_last_stays_channels_last(mode):
+    """Regression: a torch.cat-based shift returned NCHW for a channels_last input, and every
+    following conv converted it back (TSM-ResNet-50 92% slower than TSN on an H200)."""
+    x = torch.randn(2 * 4, 16, 5, 5).to(memory_format=torch.channels_last)
+    out = temporal_shift(x, 4, 8, mode)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(out, reference_shift(x.contiguous(), 4, 8, mode))
+    if mode == "online":
+        first, last = online_shift_step(x[:4], 2, None, 8)
+        second, _ = online_shift_step(x[4:], 2, last, 8)
+        assert first.is_contiguous(memory_format=torch.channels_last)
+        assert second.is_contiguous(memory_format=torch.channels_last)
+        streamed = torch.cat([first.view(2, 2, 16, 5, 5), second.view(2, 2, 16, 5, 5)], 1)
+        # x[:4] holds frames 0-1 of both videos, x[4:] frames 2-3 (streaming layout)
+        whole = torch.cat([x[:4].view(2, 2, 16, 5, 5), x[4:].view(2, 2, 16, 5, 5)], 1)
+        expect = reference_shift(whole.reshape(8, 16, 5, 5).contiguous(), 4, 8, mode)
+        assert torch.equal(streamed.reshape(8, 16, 5, 5), expect)

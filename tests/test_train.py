@@ -156,6 +156,27 @@ def test_time_reversal_augmentation():
     assert same is clips and kept is labels
 
 
+def test_spatial_jitter_moves_each_clip_rigidly():
+    from dynamic_inference.train import spatial_jitter
+
+    clips = torch.randn(6, 4, 3, 8, 8)
+    gen = torch.Generator().manual_seed(0)
+    out = spatial_jitter(clips, 3, gen)
+    assert out.shape == clips.shape
+    moved = 0
+    for a, b in zip(clips, out):  # each clip: one (dy, dx) in [-3, 3]^2 for all its frames
+        hits = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+                if torch.equal(a.roll((dy, dx), dims=(2, 3)), b)]
+        assert len(hits) == 1
+        moved += hits[0] != (0, 0)
+    assert moved > 0
+    again = spatial_jitter(clips, 3, torch.Generator().manual_seed(0))
+    assert torch.equal(again, out)  # seeded
+    assert spatial_jitter(clips, 0, gen) is clips
+    with pytest.raises(ConfigError, match="jitter"):
+        _cfg(jitter=-2)
+
+
 def test_reverse_aug_needs_reverse_labels():
     with pytest.raises(ConfigError, match="reverse"):
         fit(_cfg(reverse_aug=0.5), ColourClips(8), ColourClips(4))
