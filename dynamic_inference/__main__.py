@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--group", type=int, default=2, help="frames per step")
     s.add_argument("--threshold", type=float, default=0.9)
     s.add_argument("--frames", type=int, default=16)
+    s.add_argument(
+        "--order", choices=["sequential", "strided", "random"], default=None,
+        help="order of the input frames (default: the checkpoint's; sequential = time order)",
+    )
     return p
 
 

@@ -197,5 +197,6 @@ def cli_stream(args: argparse.Namespace) -> int:
     """``python -m dynamic_inference stream VIDEO --checkpoint C``: online inference."""
     from dynamic_inference.evaluate import stream_video
 
-    stream_video(args.video, args.checkpoint, args.group, args.threshold, args.frames)
+    stream_video(args.video, args.checkpoint, args.group, args.threshold, args.frames,
+                 args.order)
     return 0

@@ -553,43 +553,96 @@ def pair_accuracy(logits: SplitLogits, exit_index: int = -1) -> dict[str, Any]:
 
 def stream_video(
     path: str | Path, checkpoint: str | Path, group: int = 2, threshold: float = 0.9,
-    frames: int = 16,
+    frames: int = 16, order: str | None = None,
 ) -> dict[str, Any]:
-    """Online inference on one video: feed ``group`` frames at a time through the streaming
-    cache, print the running top-3 after each group, stop when the top-1 probability reaches
-    ``threshold`` (the input-axis rule at the last exit)."""
+    """Online inference on one video file, decoded frame by frame (input-axis rule, last exit).
+
+    The ``frames`` input frames are the TSN segment centres of the video (its frame count from
+    the container, or from one counting pass when the container has none). They enter the
+    network ``group`` at a time in ``order`` (default: the checkpoint's training order and
+    group count; with
+    ``sequential`` the groups are in time order, as from a live camera). The file is decoded one
+    frame at a time and a group runs as soon as its frames have been decoded, continuing the
+    videos' :class:`~dynamic_inference.shift.ShiftCache`; after each group the running top-3 is
+    printed, and decoding stops as soon as the top-1 probability reaches ``threshold``. Returns
+    the prediction, its class probabilities, the input frames used and how many frames of the
+    file were decoded.
+    """
+    import numpy as np
+
+    from dynamic_inference.data.video import (
+        ClipTransform,
+        FrameReader,
+        TransformConfig,
+        sample_indices,
+    )
     from dynamic_inference.engine import shift_mode
+    from dynamic_inference.errors import VideoDecodeError
     from dynamic_inference.shift import ShiftCache
 
-    if not 0.0 <= threshold <= 1.0:
+    if not 0.0 <= threshold <= 1.0 or threshold != threshold:
         raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
+    if group < 1 or frames < 1 or frames % group:
+        raise ConfigError(f"--group {group} must divide --frames {frames} (both >= 1)")
     model, cfg, prov = load_checkpoint(checkpoint)
     if shift_mode(model) == "offline":
         raise ConfigError("streaming needs an online-shift (or no-shift) checkpoint")
-    if frames % group:
-        raise ConfigError(f"--group {group} must divide --frames {frames}")
-    clip = load_clip(path, frames, size=cfg.input_size)  # (T, 3, H, W) float, normalised
-    order_groups = cfg.groups if frames % cfg.groups == 0 else 1
-    perm = frame_order(cfg.order, frames, order_groups, cfg.seed)  # the training order
-    clip = clip[perm]
+    n_groups = frames // group
+    # the permutation of training (its group count), fed `group` frames at a time
+    order_groups = cfg.groups if frames % cfg.groups == 0 else n_groups
+    perm = frame_order(order or cfg.order, frames, order_groups, cfg.seed).tolist()
+    total = FrameReader(path).frame_count
+    if total is None:  # no count in the container: count once (cheap next to the network)
+        total = sum(1 for _ in FrameReader(path))
+    picks = sample_indices(total, frames, mode="tsn", train=False).tolist()  # sorted
+    wanted: dict[int, list[int]] = {}  # frame index in the file -> input positions
+    for position, index in enumerate(picks):
+        wanted.setdefault(index, []).append(position)
     classes = prov["classes"]
-    cache, feat_sum, seen = ShiftCache(), None, 0
-    with torch.inference_mode():
-        for g in range(frames // group):
-            x = clip[g * group : (g + 1) * group]  # (group, 3, H, W)
-            state = model.stem(x)
+    transform: ClipTransform | None = None
+    buffer: dict[int, Tensor] = {}  # input position -> (3, H, W) frame
+    cache, feat_sum, seen, prob = ShiftCache(), None, 0, None
+    reader = FrameReader(path)
+    with torch.inference_mode(), reader:
+        for index, image in enumerate(reader):
+            for position in wanted.get(index, []):
+                if transform is None:
+                    native = image.shape[0] == image.shape[1] == cfg.input_size
+                    transform = ClipTransform(TransformConfig() if native else TransformConfig(
+                        resize=cfg.input_size, size=cfg.input_size))
+                buffer[position] = transform(torch.from_numpy(image[None]), train=False,
+                                             rng=np.random.default_rng(0))[0]
+            g = seen // group
+            if g == n_groups or not all(p in buffer for p in perm[g * group:(g + 1) * group]):
+                continue
+            x = torch.stack([buffer.pop(p) for p in perm[g * group:(g + 1) * group]])
+            state = model.stem(x)  # (group, C, H, W): one video, `group` new frames
             for k in range(model.num_exits):
                 state = model.stage(k, state, group, cache)
             f = model.heads[-1].features(state).sum(0)  # (D,)
             feat_sum = f if feat_sum is None else feat_sum + f
             seen += group
-            prob = torch.softmax(model.heads[-1].classifier(feat_sum / seen), 0)
+            prob = torch.softmax(model.heads[-1].classifier(feat_sum / seen).double(), 0)
             top = prob.topk(min(3, len(classes)))
             tops = ", ".join(f"{classes[i]} {p:.2f}" for p, i in zip(top.values, top.indices))
-            print(f"frames {seen:>3}/{frames}: {tops}")
-            if float(top.values[0]) >= threshold:
-                print(f"confident after {seen} of {frames} frames: {classes[int(top.indices[0])]}")
-                break
-        else:
-            print(f"answered after all {frames} frames: {classes[int(prob.argmax())]}")
-    return {"frames_used": seen, "prediction": classes[int(prob.argmax())]}
+            print(f"frames {seen:>3}/{frames} (decoded {reader.decoded}): {tops}")
+            if (float(top.values[0]) >= threshold and threshold < 1.0) or seen == frames:
+                break  # the schemes' rule: a threshold of 1.0 never fires
+    if prob is None:
+        raise VideoDecodeError(
+            f"{path}: only {reader.decoded} frames decoded"
+            + (f" ({reader.error})" if reader.error else "")
+            + f", not enough for the first group of {group} input frames"
+        )
+    answer = classes[int(prob.argmax())]
+    if seen < frames and float(prob.max()) >= threshold and threshold < 1.0:
+        print(f"confident after {seen} of {frames} input frames ({reader.decoded} of {total} "
+              f"decoded): {answer}")
+    elif seen < frames:
+        why = reader.error or "fewer frames than its container said"
+        print(f"the video ended after {reader.decoded} frames ({why}); answer from {seen} "
+              f"input frames: {answer}")
+    else:
+        print(f"answered after all {frames} input frames: {answer}")
+    return {"prediction": answer, "frames_used": seen, "frames_decoded": reader.decoded,
+            "frames_in_video": total, "probs": prob.tolist()}

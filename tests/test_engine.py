@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -101,3 +103,48 @@ def test_bad_thresholds_and_shapes():
 def test_latency_table_is_cumulative():
     ms = measure_latency(ToyNet(), num_frames=4, size=16, batch=2, repeats=2)
     assert len(ms) == 3 and all(a <= b for a, b in zip(ms, ms[1:])) and ms[0] > 0
+
+
+SAMPLE = (Path(__file__).resolve().parents[1] / "datasets_mini" / "sample"
+          / "test_08_move_right_000.mp4")
+
+
+def _random_checkpoint(tmp_path: Path) -> Path:
+    from dynamic_inference.backbones import build_model
+    from dynamic_inference.data.mini import CLASS_NAMES
+    from dynamic_inference.train import TrainConfig, save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(model="tiny", shift="online")
+    model = build_model("tiny", 16, shift="online")
+    for m in model.modules():  # make the prediction depend on the frames
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_var.fill_(0.15)
+    out = tmp_path / "random.pt"
+    save_checkpoint(model, cfg, {"classes": list(CLASS_NAMES)}, out)
+    return out
+
+
+@pytest.mark.parametrize("order", ["strided", "sequential"])
+def test_stream_equals_whole_clip_and_stops_decoding_early(tmp_path: Path, order: str, capsys):
+    """The stream command, fed frame by frame through the cache, ends with the probabilities
+    of the whole clip in the same order; with threshold 0 it stops after the first group and
+    decodes only the frames that group needs."""
+    from dynamic_inference.evaluate import load_clip, stream_video
+    from dynamic_inference.schemes import frame_order
+    from dynamic_inference.train import load_checkpoint
+
+    ck = _random_checkpoint(tmp_path)
+    full = stream_video(SAMPLE, ck, group=2, threshold=1.0, order=order)
+    model, cfg, _ = load_checkpoint(ck)
+    clip = load_clip(SAMPLE, 16, 64)[frame_order(order, 16, 4)]  # (T, 3, H, W)
+    with torch.inference_mode():
+        expect = torch.softmax(model(clip[None]).video_logits(-1)[0].double(), 0)
+    assert full["frames_used"] == 16  # it stops decoding after the last input frame
+    assert torch.allclose(torch.tensor(full["probs"], dtype=torch.float64), expect, atol=1e-5)
+    early = stream_video(SAMPLE, ck, group=2, threshold=0.0, order=order)
+    assert early["frames_used"] == 2
+    assert early["frames_decoded"] < full["frames_in_video"]
+    assert "confident after 2 of 16" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="threshold"):
+        stream_video(SAMPLE, ck, threshold=float("nan"))

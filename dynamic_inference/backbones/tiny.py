@@ -7,32 +7,34 @@ lessons from a prototype:
 * **A cheap first exit.** Depth-axis savings are capped by the cost of the first exit: a video
   that stops there still paid for it. As in MSDNet (whose first exit costs ~19 % of the full net),
   exit 1 costs <= 20 % of the per-frame multiply-adds, head included: stage 1 has one block,
-  the later stages two or three.
-* **Wall time in proportion to multiply-adds.** High-resolution layers with few channels are
-  memory-bound on a CPU (a prototype's 64x64 first stage took 59 % of the time for 32 % of the
-  MACs; here a 3x3 stride-2 conv + max-pool stem at 32x32 took 49 ms per 128 frames, more than
-  the whole rest of the net). So the stem is one "patchify" conv (8x8, stride 8: 64 -> 8 pixels),
-  no layer runs above 8x8, every stage has >= 32 channels (16-channel convs ran at a third of
-  the MAC rate of 64-channel ones), and the heads pool with a learned 2x2 stride-2 conv (CPU
-  ``avg_pool2d`` took as long as the conv after it).
-  ``benchmarks/tiny_stage_times.py`` measures both shares: MACs 18 / 22 / 25 / 34 % per
-  stage (head included), wall time 20-26 / 22 / 21-22 / 32-36 % (2-core CPU shared with other
-  jobs, 1 thread, 8 clips x 16 frames, several runs). Training: ~26 s per epoch of 1,200 16-frame
-  clips (1 thread, forward + backward of all four exits, without data loading).
+  the later stages two.
+* **Fine enough to see small moving objects, cheap enough for a CPU.** A first version used an
+  8x8 stride-8 "patchify" stem (64 -> 8 pixels, no layer above 8x8), chosen because
+  high-resolution layers with few channels are memory-bound on a CPU. On MiniActions' temporal
+  classes (a 4-8 pixel object that moves, turns, grows or fades) it stayed near chance within
+  each time-reversal pair. A recipe search (``benchmarks/recipe_search.py``, on a GPU, one seed
+  per variant, val split) found that a 4x4 stride-4 stem (16x16 maps in stage 1) raised val
+  top-1 from 56 to 65 % at fewer multiply-adds (8.24 M vs 9.65 M per frame), with the channels
+  narrowed to keep exit 1 at 20 %; random spatial jitter in training (``--jitter``) added about
+  as much again. A CPU training step costs about the same as before (0.53 vs 0.48 s for 16 clips
+  of 16 frames, 1 thread). The heads pool with a learned 2x2 stride-2 conv (CPU ``avg_pool2d``
+  took as long as the conv after it). ``benchmarks/tiny_stage_times.py`` measures the MACs and
+  wall-time share of each stage.
 
-Layout for a 64x64 frame (defaults ``widths=(32, 64, 64, 128)``, ``blocks=(1, 2, 2, 3)``,
-``strides=(1, 2, 1, 2)``); cumulative per-frame cost with the heads: 18 %, 40 %, 66 %, 100 % of
-9.65 M multiply-adds (MSDNet-38: 19 %, 44 %, 70 %, 91 %, 100 %):
+Layout for a 64x64 frame (defaults ``stem=4``, ``widths=(16, 32, 64, 128)``,
+``blocks=(1, 2, 2, 2)``, ``strides=(1, 2, 2, 2)``); cumulative per-frame cost with the heads:
+20 %, 48 %, 74 %, 100 % of 8.24 M multiply-adds, 0.76 M parameters (MSDNet-38: 19 %, 44 %, 70 %,
+91 %, 100 %):
 
-=======  ======================================  ===============
+=======  ======================================  ================
 stage    layers                                  output
-=======  ======================================  ===============
-stem     8x8 conv stride 8, BN, ReLU             (NT, 32, 8, 8)
-0        1 BasicBlock                            (NT, 32, 8, 8)  -> exit "stage1"
-1        2 BasicBlocks, the first stride 2       (NT, 64, 4, 4)  -> exit "stage2"
-2        2 BasicBlocks                           (NT, 64, 4, 4)  -> exit "stage3"
-3        3 BasicBlocks, the first stride 2       (NT, 128, 2, 2) -> exit "stage4"
-=======  ======================================  ===============
+=======  ======================================  ================
+stem     4x4 conv stride 4, BN, ReLU             (NT, 16, 16, 16)
+0        1 BasicBlock                            (NT, 16, 16, 16) -> exit "stage1"
+1        2 BasicBlocks, the first stride 2       (NT, 32, 8, 8)   -> exit "stage2"
+2        2 BasicBlocks, the first stride 2       (NT, 64, 4, 4)   -> exit "stage3"
+3        2 BasicBlocks, the first stride 2       (NT, 128, 2, 2)  -> exit "stage4"
+=======  ======================================  ================
 
 Every BasicBlock has the temporal shift in its residual branch, before its first conv (as in
 TSM-ResNet). Each exit head is a 2x2 stride-2 conv to ``head_width`` (64) channels + BN + ReLU,

@@ -51,6 +51,7 @@ temporal classes and Something-Something's "pushing from left to right"), normal
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -128,6 +129,65 @@ def _rotate(image: np.ndarray, rotation: float) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k=quarter_turns))
 
 
+class FrameReader:
+    """Decode a video file one frame at a time (PyAV): ``for image in FrameReader(path)``.
+
+    Each item is an RGB ``(H, W, 3)`` uint8 numpy array, rotated as a player shows it. Opening
+    raises :class:`VideoDecodeError` (missing, empty, not a video, no video stream). A decoding
+    error part-way ends the iteration and is kept in ``error`` (the caller decides whether that
+    is fatal). ``frame_count`` is the container's frame count, ``None`` when it has none (it
+    can be wrong: count what you decode). :func:`read_video` and the ``stream`` command use it.
+    """
+
+    def __init__(self, path: str | Path, threads: bool = False) -> None:
+        self.path = Path(path)
+        _check_file(self.path)
+        try:
+            self._container = av.open(str(self.path), mode="r")
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise VideoDecodeError(
+                f"{self.path}: cannot be opened as a video ({exc}); the file is truncated or "
+                "not a video"
+            ) from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise VideoDecodeError(f"{self.path}: the file holds no video stream; is it a video?")
+        self._stream = self._container.streams.video[0]
+        if threads:
+            self._stream.thread_type = "AUTO"
+        self._sws_threads = 0 if threads else 1
+        rate = self._stream.average_rate
+        self.fps: float | None = float(rate) if rate else None
+        self.sar = self._stream.codec_context.sample_aspect_ratio
+        self.frame_count: int | None = int(self._stream.frames) or None
+        self.error: str | None = None
+        self.decoded = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        # One reformatter (swscale context) for all frames: creating one per frame, as
+        # frame.to_ndarray(format="rgb24") does, costs ~1 ms per 64x64 frame.
+        reformatter = VideoReformatter()
+        try:
+            for frame in self._container.decode(self._stream):
+                rgb = reformatter.reformat(frame, format="rgb24", threads=self._sws_threads)
+                image = rgb.to_ndarray()  # (H, W, 3) uint8
+                self.decoded += 1
+                yield _rotate(image, float(getattr(frame, "rotation", 0) or 0))
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            self.error = str(exc)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> FrameReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def read_video(
     path: str | Path,
     *,
@@ -144,41 +204,13 @@ def read_video(
     decoding error).
     """
     path = Path(path)
-    _check_file(path)
-    try:
-        container = av.open(str(path), mode="r")
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoDecodeError(
-            f"{path}: cannot be opened as a video ({exc}); the file is truncated or not a video"
-        ) from exc
     images: list[np.ndarray] = []
-    error: str | None = None
-    fps: float | None = None
-    try:
-        if not container.streams.video:
-            raise VideoDecodeError(f"{path}: the file holds no video stream; is it a video?")
-        stream = container.streams.video[0]
-        if threads:
-            stream.thread_type = "AUTO"
-        fps = float(stream.average_rate) if stream.average_rate else None
-        sar = stream.codec_context.sample_aspect_ratio
-        # One reformatter (swscale context) for all frames: creating one per frame, as
-        # frame.to_ndarray(format="rgb24") does, costs ~1 ms per 64x64 frame.
-        reformatter = VideoReformatter()
-        sws_threads = 0 if threads else 1
-        try:
-            for frame in container.decode(stream):
-                rgb = reformatter.reformat(frame, format="rgb24", threads=sws_threads)
-                image = rgb.to_ndarray()  # (H, W, 3) uint8
-                image = _rotate(image, float(getattr(frame, "rotation", 0) or 0))
-                images.append(image)
-                if max_frames is not None and len(images) >= max_frames:
-                    break
-        except (av.FFmpegError, OSError, ValueError) as exc:
-            error = str(exc)
-    finally:
-        container.close()
-
+    with FrameReader(path, threads=threads) as reader:
+        for image in reader:
+            images.append(image)
+            if max_frames is not None and len(images) >= max_frames:
+                break
+    error = reader.error
     if not images:
         reason = f" ({error})" if error else ""
         raise VideoDecodeError(
@@ -195,9 +227,10 @@ def read_video(
         warnings.warn(message + f"; kept the first {len(images)} frames", PartialDecodeWarning,
                       stacklevel=2)
     frames = torch.from_numpy(np.stack(images))  # (F, H, W, 3) uint8
+    sar = reader.sar
     if correct_aspect and sar is not None and sar != 1 and float(sar) > 0:
         frames = _stretch_width(frames, float(sar))
-    return DecodedVideo(frames=frames, fps=fps, complete=error is None, error=error)
+    return DecodedVideo(frames=frames, fps=reader.fps, complete=error is None, error=error)
 
 
 def _stretch_width(frames: torch.Tensor, sar: float) -> torch.Tensor:
