@@ -7,6 +7,10 @@ turns each into ``notebooks/NN_name.ipynb``, runs it top to bottom in a fresh ke
 
     python tools/build_notebooks.py            # every chapter
     python tools/build_notebooks.py 03 05      # chapters whose name starts with 03 or 05
+    python tools/build_notebooks.py --text 07  # only the markdown changed: no re-execution
+
+``--text`` copies the text cells of the sources into the saved notebooks and keeps their outputs;
+it refuses a chapter whose code cells differ from the saved ones (then rebuild it).
 """
 
 from __future__ import annotations
@@ -61,12 +65,34 @@ def build(src: Path, timeout: int = 900) -> float:
     return time.time() - t0
 
 
+def update_text(src: Path) -> None:
+    """Replace the markdown cells of the saved notebook by those of ``src``, outputs kept."""
+    fresh = parse(src.read_text())
+    path = OUT / f"{src.stem}.ipynb"
+    saved = nbformat.read(path, as_version=4)
+    kinds = [(c.cell_type, c.source if c.cell_type == "code" else None) for c in fresh.cells]
+    if kinds != [(c.cell_type, c.source if c.cell_type == "code" else None)
+                 for c in saved.cells]:
+        raise SystemExit(f"{src.name}: code cells changed since {path.name} was executed; "
+                         "rebuild it without --text")
+    for new, old in zip(fresh.cells, saved.cells):
+        if new.cell_type == "markdown":
+            old.source = new.source
+    nbformat.write(saved, path)
+
+
 def main(argv: list[str]) -> None:
+    text_only = "--text" in argv
+    argv = [a for a in argv if a != "--text"]
     sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if argv:
         sources = [s for s in sources if any(s.name.startswith(a) for a in argv)]
     for src in sources:
-        print(f"{src.name}: {build(src):.0f} s", flush=True)
+        if text_only:
+            update_text(src)
+            print(f"{src.name}: text updated", flush=True)
+        else:
+            print(f"{src.name}: {build(src):.0f} s", flush=True)
 
 
 if __name__ == "__main__":
