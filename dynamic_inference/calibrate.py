@@ -31,6 +31,16 @@ first point, which any budget >= the first point's cost allows), refined by bise
 the budget. ``method="shared"`` solves the same way for one shared threshold (the cost grows with
 it video by video), ``method="both"`` keeps the more accurate of the two on validation.
 
+**Per-point thresholds** (:func:`descend_thresholds`, beyond the paper): the two rules above
+give every point a threshold of the same kind, and a point whose classifier is confident *and
+wrong* (an early exit of a weak model) then forces a high threshold on all of them. Coordinate
+descent on validation sets each point's threshold on its own: start from "only the last point
+answers" (full accuracy, full cost), visit the points in order and give each the grid value with
+the lowest validation mean cost whose top-1 stays >= a floor, until a sweep changes nothing. A
+point that does not pay keeps 1.0 (never fires), so e.g. the unified scheme can fall back to the
+input-axis points alone. More free parameters fit validation more closely: report the
+val-to-test gap (:func:`val_test_gap`).
+
 **Oracle** (:func:`oracle`): each video stops at the cheapest point whose prediction is correct; a
 video wrong everywhere goes to the last point (``unresolved="last"``, default) or to the cheapest
 point (``unresolved="cheapest"``). Only the second is a lower bound on the cost of every rule that
@@ -264,6 +274,40 @@ def budgeted_curve(
         top1, cost = table.evaluate(thr)
         curve.append(OperatingPoint(f"budgeted@p={p:.4g}", cost, top1, tuple(thr.tolist()), p))
     return curve
+
+
+def descend_thresholds(
+    point_logits: Tensor,
+    labels: Tensor,
+    costs: Sequence[float] | Tensor,
+    min_top1: float,
+    grid: Sequence[float] | None = None,
+    max_sweeps: int = 5,
+    probs: bool = False,
+) -> OperatingPoint:
+    """Per-point thresholds by coordinate descent: the cheapest setting found on these scores
+    whose top-1 is >= ``min_top1`` (module docstring). Starts from all thresholds 1.0; if even
+    that misses ``min_top1``, returns it unchanged. Grid: :func:`default_threshold_grid`."""
+    table = _table(point_logits, labels, costs, probs)
+    values = torch.tensor(default_threshold_grid() if grid is None else list(grid),
+                          dtype=torch.float64)
+    if not math.isfinite(min_top1):
+        raise ConfigError(f"min_top1 must be a finite percentage, got {min_top1!r}")
+    thr = torch.ones(table.num_points, dtype=torch.float64)
+    best_top1, best_cost = table.evaluate(thr)
+    for _ in range(max_sweeps):
+        changed = False
+        for k in range(table.num_points - 1):  # the last point always answers
+            for t in values.tolist():
+                trial = thr.clone()
+                trial[k] = t
+                top1, cost = table.evaluate(trial)
+                if top1 >= min_top1 and (cost, -top1) < (best_cost - 1e-12, -best_top1):
+                    thr, best_top1, best_cost, changed = trial, top1, cost, True
+        if not changed:
+            break
+    return OperatingPoint(f"descent@{min_top1:.4g}", best_cost, best_top1, tuple(thr.tolist()),
+                          min_top1)
 
 
 def _solve(

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from dynamic_inference.calibrate import (
     budgeted_curve,
     calibrate_for_budget,
+    descend_thresholds,
     evaluate_thresholds,
     oracle,
     pareto_front,
@@ -212,7 +213,7 @@ def choose_thresholds(
     full_top1 = evaluate_thresholds(pl, val.labels, costs, [1.0] * n_points).top1
     candidates = budgeted_curve(pl, val.labels, costs) + sweep_shared_threshold(
         pl, val.labels, costs
-    )
+    ) + [descend_thresholds(pl, val.labels, costs, full_top1 - max_val_loss)]
     ok = [op for op in candidates if op.top1 >= full_top1 - max_val_loss]
     best = min(ok, key=lambda op: (op.mean_cost, -op.top1))
     return list(best.thresholds), (

@@ -17,6 +17,8 @@ from dynamic_inference.calibrate import (
     budgeted_thresholds,
     calibrate_for_budget,
     default_p_grid,
+    default_threshold_grid,
+    descend_thresholds,
     evaluate_thresholds,
     exit_fractions,
     oracle,
@@ -318,3 +320,54 @@ def test_val_test_gap() -> None:
     assert math.isfinite(gap.top1_gap)
     same = val_test_gap(val_pl, val_labels, val_pl, val_labels, costs, list(cal.thresholds))
     assert same.top1_gap == 0.0 and same.cost_gap == 0.0
+
+
+def _confident_but_wrong_first_point() -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    """4 videos, 3 points, costs 1 / 2 / 10: point 0 is confident (0.99) on every video and
+    wrong on two; point 1 is less confident (0.9) and right on all; point 2 is right on all."""
+    labels = torch.tensor([0, 0, 1, 1])
+    p0 = torch.tensor([[0.99, 0.01]] * 4)  # says class 0 to everyone
+    p1 = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
+    probs = torch.stack([p0, p1, p1], dim=1)  # (V, P, C)
+    return probs.double(), labels, [1.0, 2.0, 10.0]
+
+
+def test_descent_skips_a_confident_wrong_point():
+    probs, labels, costs = _confident_but_wrong_first_point()
+    shared = [op for op in sweep_shared_threshold(probs, labels, costs, probs=True)
+              if op.top1 == 100.0]
+    assert min(op.mean_cost for op in shared) == 10.0  # one threshold cannot skip point 0
+    op = descend_thresholds(probs, labels, costs, min_top1=100.0, probs=True)
+    assert op.top1 == 100.0 and op.mean_cost == 2.0
+    assert op.thresholds[0] == 1.0 and op.thresholds[1] <= 0.9  # point 0 never fires
+    cheap = descend_thresholds(probs, labels, costs, min_top1=50.0, probs=True)
+    assert cheap.mean_cost == 1.0 and cheap.top1 == 50.0  # a lower floor buys the cheap point
+    unreachable = descend_thresholds(probs, labels, costs, min_top1=101.0, probs=True)
+    assert unreachable.thresholds == (1.0, 1.0, 1.0) and unreachable.mean_cost == 10.0
+    with pytest.raises(ConfigError):
+        descend_thresholds(probs, labels, costs, min_top1=float("nan"), probs=True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.0, 5.0))
+def test_descent_meets_its_floor_and_beats_the_shared_sweep(seed, margin):
+    g = torch.Generator().manual_seed(seed)
+    v, p, c = 40, 4, 3
+    logits = 3 * torch.randn(v, p, c, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, c, (v,), generator=g)
+    costs = [1.0, 2.0, 3.0, 4.0]
+    full = evaluate_thresholds(logits, labels, costs, [1.0] * p).top1
+    floor = full - margin
+    op = descend_thresholds(logits, labels, costs, floor, max_sweeps=100)
+    assert op.top1 >= floor - 1e-9
+    check = evaluate_thresholds(logits, labels, costs, op.thresholds)
+    assert (check.top1, check.mean_cost) == pytest.approx((op.top1, op.mean_cost))
+    assert op.mean_cost <= costs[-1] + 1e-9  # never dearer than full inference
+    # a local optimum: no single threshold of the grid lowers the cost while meeting the floor
+    grid = default_threshold_grid()
+    for k in range(p - 1):
+        for t in grid:
+            trial = list(op.thresholds)
+            trial[k] = t
+            res = evaluate_thresholds(logits, labels, costs, trial)
+            assert res.top1 < floor or res.mean_cost >= op.mean_cost - 1e-9

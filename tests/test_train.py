@@ -217,3 +217,31 @@ def test_paper_scale_recipe_smoke(tmp_path: Path, model: str):
     assert prov["steps"] == 1 and out.is_file()
     loaded, cfg2, _ = load_checkpoint(out)
     assert cfg2.model == model and loaded.num_classes == 2
+
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("tiny_*.pt"))
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no shipped checkpoint")
+@pytest.mark.parametrize("checkpoint", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_checkpoint_matches_its_provenance(checkpoint: Path):
+    """Each shipped checkpoint loads into the current code and scores, on the MiniActions val
+    split, exactly the per-exit top-1 its provenance file records (the weights and the model
+    definition have not drifted apart). Retraining it with the recorded command is the slow
+    check, done by hand (closing notes of issue 6)."""
+    import json
+
+    from dynamic_inference.evaluate import eval_split
+    from dynamic_inference.schemes import frame_order
+    from dynamic_inference.train import per_exit_accuracy
+
+    torch.set_num_threads(1)
+    model, cfg, prov = load_checkpoint(checkpoint)
+    recorded = json.loads(checkpoint.with_suffix(".json").read_text())
+    assert recorded["val_top1_per_exit"] == prov["val_top1_per_exit"]
+    assert recorded["command"].startswith("python -m dynamic_inference train ")
+    assert f"--out checkpoints/{checkpoint.name}" in recorded["command"]
+    loader = torch.utils.data.DataLoader(eval_split(cfg, "val"), batch_size=32)  # as train
+    order = frame_order(cfg.order, cfg.frames, cfg.groups, seed=cfg.seed)
+    got = per_exit_accuracy(model, loader, order, torch.device("cpu"))
+    assert got == pytest.approx(prov["val_top1_per_exit"], abs=0.01)
