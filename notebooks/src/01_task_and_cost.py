@@ -84,7 +84,7 @@ print(f"tiny: {1000 * full:.2f} MFLOPs per frame, {tiny['gflops_per_video']:.3f}
 # %% [markdown]
 # MSDNet's first classifier costs 19% of the network; that is what lets the depth axis save a
 # lot on easy videos. The tiny network of the mini experiments is designed the same way (first
-# exit at 18%).
+# exit at 20%).
 #
 # ## The paper's Kinetics-400 comparison as accuracy vs FLOPs
 #

@@ -127,7 +127,7 @@ print(f"oracle: top-1 {orc.top1:.1f}% at {100 * orc.mean_cost / costs[-1]:.0f}% 
 # ## What was reproduced
 #
 # **Reproduced**: the observation. Many test videos are already right at the first decision point
-# (exit 1 on the first 4 frames, under 5% of the full cost), others need more depth or more
+# (exit 1 on the first 4 frames, about 5% of the full cost), others need more depth or more
 # frames, and a few are never right. Exit 1 is clearly worse on hard-looking scene clips than on
 # easy ones (the paper's "varying network capability"), and the first 4 frames are worse on
 # temporal clips whose evidence is confined to a short window ("varying number of frames").
