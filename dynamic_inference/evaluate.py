@@ -440,14 +440,15 @@ def cli_demo(args: argparse.Namespace) -> int:
     n = len(test.labels)
     n_show = 16 if args.limit is None else min(args.limit, n)
     shown = torch.linspace(0, n - 1, n_show).round().long().unique().tolist()  # across classes
-    print(f"{'video':<28}{'true':<16}{'predicted':<16}{'stopped at':<12}{'GFLOPs':>8}"
+    names = {i: Path(str(getattr(test.records[i], "path", i))).name for i in shown}
+    wv = max(len("video"), *(len(x) for x in names.values())) + 2  # column widths
+    wc = max(len(c) for c in test.classes) + 2
+    print(f"{'video':<{wv}}{'true':<{wc}}{'predicted':<{wc}}{'stopped at':<12}{'GFLOPs':>8}"
           f"{'of full':>9}")
     full = report["full_gflops_per_video"]
     for i in shown:
-        r = test.records[i]
-        name = Path(str(getattr(r, "path", i))).name
-        print(f"{name:<28}{test.classes[int(test.labels[i])]:<16}"
-              f"{test.classes[int(sim.pred[i])]:<16}{points[int(sim.stop[i])].name:<12}"
+        print(f"{names[i]:<{wv}}{test.classes[int(test.labels[i])]:<{wc}}"
+              f"{test.classes[int(sim.pred[i])]:<{wc}}{points[int(sim.stop[i])].name:<12}"
               f"{float(sim.cost[i]):>8.3f}{100 * float(sim.cost[i]) / full:>8.0f}%")
     print(
         f"\nunified scheme on {report['n_videos']} test videos: top-1 {report['top1']:.2f}% "

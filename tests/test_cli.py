@@ -84,3 +84,24 @@ def test_evaluate_report_contract():
     mean = sum(r["gflops_by_group"].values()) / 2  # 400 scene + 400 temporal clips
     assert abs(mean - r["gflops_per_video"]) < 1e-3
     assert len(r["thresholds"]) == 16 and all(0 <= t <= 1 for t in r["thresholds"])
+
+
+def test_demo_lists_videos_in_aligned_columns(tmp_path: Path):
+    """The main job on the embedded default: per video the true and predicted class and where
+    it stopped, a summary, a PNG and a JSON. Regression: long file and class names ran into the
+    next column (``...039.mp4rotate_clockwiserotate_anticlockwiseg1/e4``)."""
+    if not (ROOT / "checkpoints" / "tiny_online.pt").is_file():
+        pytest.skip("shipped checkpoint absent")
+    res = run("demo", "--out", str(tmp_path), "--limit", "16")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("video")))
+    rows = lines[header + 1:header + 17]
+    assert len(rows) == 16
+    for row in rows:
+        video, true, predicted, stopped, gflops, share = row.split()
+        assert video.endswith(".mp4") and video.split("_", 2)[2].startswith(true)
+        assert stopped.startswith("g") and share.endswith("%")
+    assert "top-1" in res.stdout and "GFLOPs/video" in res.stdout
+    assert (tmp_path / "demo.png").is_file()
+    assert "top1" in json.loads((tmp_path / "demo.json").read_text())
