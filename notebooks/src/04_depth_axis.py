@@ -66,8 +66,9 @@ print("val top-1 per exit:", dict(zip(prov["exit_names"], prov["val_top1_per_exi
 #
 # Default operating point: the cheapest threshold setting whose *validation* top-1 is within
 # 0.5 pt of full inference (candidates: MSDNet's budgeted calibration, exit fractions ~ p^k, a
-# shared threshold, and per-exit thresholds found by coordinate descent on val). The test split is only evaluated with those frozen thresholds, by
-# simulation and by the real early-exit engine, which must agree.
+# shared threshold, and per-exit thresholds found by coordinate descent on val). The test split
+# is only evaluated with those frozen thresholds, by simulation and by the real early-exit
+# engine, which must agree.
 
 # %%
 report = evaluate(ck, "test", "depth", data=P.data, device=P.device)
