@@ -6,8 +6,9 @@ lessons from a prototype:
 
 * **A cheap first exit.** Depth-axis savings are capped by the cost of the first exit: a video
   that stops there still paid for it. As in MSDNet (whose first exit costs ~19 % of the full net),
-  exit 1 costs <= 20 % of the per-frame multiply-adds, head included: stage 1 has one block,
-  the later stages two.
+  exit 1 should cost <= 20 % of the per-frame multiply-adds, head included: stage 1 has one
+  block, the later stages two. The current layout is at 20.3 % (head 1's 2x2 conv reads 16x16
+  maps); ``head_width=48`` would give 19.8 % but needs retrained checkpoints.
 * **Fine enough to see small moving objects, cheap enough for a CPU.** A first version used an
   8x8 stride-8 "patchify" stem (64 -> 8 pixels, no layer above 8x8), chosen because
   high-resolution layers with few channels are memory-bound on a CPU. On MiniActions' temporal
@@ -17,13 +18,15 @@ lessons from a prototype:
   top-1 from 56 to 65 % at fewer multiply-adds (8.24 M vs 9.65 M per frame), with the channels
   narrowed to keep exit 1 at 20 %; random spatial jitter in training (``--jitter``) added about
   as much again. A CPU training step costs about the same as before (0.53 vs 0.48 s for 16 clips
-  of 16 frames, 1 thread). The heads pool with a learned 2x2 stride-2 conv (CPU ``avg_pool2d``
-  took as long as the conv after it). ``benchmarks/tiny_stage_times.py`` measures the MACs and
-  wall-time share of each stage.
+  of 16 frames, 1 thread). The price is the old lesson: the 16x16 stage is memory-bound on a
+  CPU, so stage 1 (with stem and head) took 34 % of the wall time for its 20 % of the MACs
+  (``benchmarks/tiny_stage_times.py``, 2 threads, 8 clips x 16 frames, machine shared with a CI
+  run; the 8x8 layout measured 20-26 % for 18 %). The heads pool with a learned 2x2 stride-2
+  conv (CPU ``avg_pool2d`` took as long as the conv after it).
 
 Layout for a 64x64 frame (defaults ``stem=4``, ``widths=(16, 32, 64, 128)``,
 ``blocks=(1, 2, 2, 2)``, ``strides=(1, 2, 2, 2)``); cumulative per-frame cost with the heads:
-20 %, 48 %, 74 %, 100 % of 8.24 M multiply-adds, 0.76 M parameters (MSDNet-38: 19 %, 44 %, 70 %,
+20.3 %, 48 %, 74 %, 100 % of 8.24 M multiply-adds, 0.76 M parameters (MSDNet-38: 19 %, 44 %, 70 %,
 91 %, 100 %):
 
 =======  ======================================  ================
