@@ -260,3 +260,31 @@ def test_early_exit_speed_shipped(tmp_path: Path, sample_root: Path) -> None:
                            "--json", str(out)])
     report = _json(out)
     assert report["n_clips"] == 8 and "evaluate()" in report["threshold_rule"]
+
+
+README_ROWS = {"full inference": "full", "depth": "depth",
+               "input, sequential order": "input sequential",
+               "input, strided order": "input strided", "unified": "unified"}
+
+
+def test_readme_results_table_matches_the_saved_benchmark() -> None:
+    """The README's dynamic-vs-static table is copied by hand from
+    ``benchmarks/results/dynamic_vs_static.json``; this keeps the two in step (top-1 to 0.1 pt,
+    GFLOPs to 1e-4, reduction to 0.1 pt, oracle included)."""
+    import re
+
+    saved = json.loads((REPO / "benchmarks" / "results" / "dynamic_vs_static.json").read_text())
+    rows = {r["label"]: r for r in saved["rows"]}
+    readme = (REPO / "README.md").read_text()
+    cell = r"\s*\|\s*([\d.]+)%\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)%\s*\|"
+    for name, label in README_ROWS.items():
+        m = re.search(r"^\|\s*" + re.escape(name) + cell, readme, flags=re.M)
+        assert m, f"README row {name!r} not found"
+        top1, gflops, cut = (float(x) for x in m.groups())
+        assert top1 == pytest.approx(rows[label]["top1"], abs=0.051), name
+        assert gflops == pytest.approx(rows[label]["gflops_per_video"], abs=1e-4), name
+        assert cut == pytest.approx(rows[label]["reduction_pct"], abs=0.051), name
+    m = re.search(r"^\|\s*oracle \(unified, bound\)" + cell, readme, flags=re.M)
+    assert m, "README oracle row not found"
+    assert float(m.group(1)) == pytest.approx(saved["oracle"]["top1"], abs=0.051)
+    assert float(m.group(2)) == pytest.approx(saved["oracle"]["gflops_per_video"], abs=1e-4)
