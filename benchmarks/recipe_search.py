@@ -7,9 +7,11 @@ once, on a lent GPU, and only the chosen one is trained on the CPU with the proj
 What differs from ``python -m dynamic_inference train``: the clips are rendered straight from the
 generator (:func:`dynamic_inference.data.mini.render_clip`, no H.264 round trip, so no PyAV is
 needed) and held in memory; sampling (TSN segments, random offsets in training, centres in
-evaluation), normalisation, the frame order, the prefix losses, the optimiser and its schedule
-and the time-reversal augmentation are the library's own. Numbers are therefore close to, not
-equal to, those of the CPU command.
+evaluation), normalisation, the frame order, the prefix losses, the optimiser and its schedule,
+the time-reversal and jitter augmentations are the library's own. Numbers are therefore close
+to, not equal to, those of the CPU command. (The H200 results of 2026-11-27 in
+``benchmarks/results/recipe_search_h200.jsonl`` were taken with an earlier harness jitter of one
+offset per batch; ``train.spatial_jitter`` draws one per clip.)
 
 Each variant is one process (``--variants a,b,...`` from :data:`VARIANTS`). Per variant it
 reports the val top-1 of every exit (all 16 frames), scene / temporal / reversal-pair accuracy at
@@ -30,10 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,18 +127,26 @@ def run_model(model: Any, clips: torch.Tensor, groups: int, local: bool) -> list
 
 def train_variant(v: Variant, data: dict[str, Any], device: str, seed: int = 0) -> dict[str, Any]:
     from dynamic_inference.backbones import build_model
-    from dynamic_inference.data.mini import CLASSES
+    from dynamic_inference.data.datasets import mini_reverse_labels
     from dynamic_inference.schemes import frame_order
-    from dynamic_inference.train import prefix_losses, time_reversal
+    from dynamic_inference.train import (
+        prefix_losses,
+        spatial_jitter,
+        time_reversal,
+        warmup_cosine,
+    )
 
     torch.manual_seed(seed)
     np.random.seed(seed)
     frames, labels = data["train"]
-    frames, labels = frames, torch.tensor(labels)
-    keep = [i for i, y in enumerate(labels.tolist())
-            if sum(1 for j in labels[: i + 1].tolist() if j == y) <= v.per_class]
+    seen: Counter[int] = Counter()
+    keep = []  # the first v.per_class clips of each class
+    for i, y in enumerate(labels):
+        seen[y] += 1
+        if seen[y] <= v.per_class:
+            keep.append(i)
     frames = [frames[i] for i in keep]
-    labels = labels[keep]
+    labels = torch.tensor(labels)[keep]
     model = build_model("tiny", 16, shift="online", **v.model).to(device)
     t, groups, bs = 16, 4, 16
     order = frame_order("strided", t, groups)
@@ -144,11 +154,8 @@ def train_variant(v: Variant, data: dict[str, Any], device: str, seed: int = 0) 
     total = v.epochs * steps_per_epoch
     warmup = min(steps_per_epoch, max(total // 20, 1))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warmup if s < warmup else
-        0.5 * (1 + math.cos(math.pi * (s - warmup) / max(total - warmup, 1))))
-    reverse = torch.tensor([c.index if c.reverse_of is None else
-                            [d.name for d in CLASSES].index(c.reverse_of) for c in CLASSES])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warmup, total))
+    reverse = torch.tensor(mini_reverse_labels())
     gen = torch.Generator().manual_seed(seed)
     aug = torch.Generator().manual_seed(seed + 1000)
     t0 = time.time()
@@ -160,9 +167,7 @@ def train_variant(v: Variant, data: dict[str, Any], device: str, seed: int = 0) 
         for s in range(steps_per_epoch):
             idx = perm[s * bs:(s + 1) * bs]
             clips, y = time_reversal(clips_all[idx], labels[idx], reverse, 0.5, aug)
-            if v.jitter:
-                dy, dx = (torch.randint(-v.jitter, v.jitter + 1, (2,), generator=aug)).tolist()
-                clips = clips.roll((dy, dx), dims=(3, 4))
+            clips = spatial_jitter(clips, v.jitter, aug)
             clips, y = clips[:, order].to(device), y.to(device)
             loss, _ = prefix_losses(run_model(model, clips, groups, v.local), y, groups,
                                     "unified", 0.1)

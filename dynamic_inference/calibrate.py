@@ -289,8 +289,7 @@ def descend_thresholds(
     whose top-1 is >= ``min_top1`` (module docstring). Starts from all thresholds 1.0; if even
     that misses ``min_top1``, returns it unchanged. Grid: :func:`default_threshold_grid`."""
     table = _table(point_logits, labels, costs, probs)
-    values = torch.tensor(default_threshold_grid() if grid is None else list(grid),
-                          dtype=torch.float64)
+    values = [float(t) for t in (default_threshold_grid() if grid is None else grid)]
     if not math.isfinite(min_top1):
         raise ConfigError(f"min_top1 must be a finite percentage, got {min_top1!r}")
     thr = torch.ones(table.num_points, dtype=torch.float64)
@@ -298,7 +297,7 @@ def descend_thresholds(
     for _ in range(max_sweeps):
         changed = False
         for k in range(table.num_points - 1):  # the last point always answers
-            for t in values.tolist():
+            for t in values:
                 trial = thr.clone()
                 trial[k] = t
                 top1, cost = table.evaluate(trial)

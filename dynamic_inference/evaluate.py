@@ -562,16 +562,14 @@ def stream_video(
     The ``frames`` input frames are the TSN segment centres of the video (its frame count from
     the container, or from one counting pass when the container has none). They enter the
     network ``group`` at a time in ``order`` (default: the checkpoint's training order and
-    group count; with
-    ``sequential`` the groups are in time order, as from a live camera). The file is decoded one
+    group count; with ``sequential`` the groups are in time order, as from a live camera). The
+    file is decoded one
     frame at a time and a group runs as soon as its frames have been decoded, continuing the
     videos' :class:`~dynamic_inference.shift.ShiftCache`; after each group the running top-3 is
     printed, and decoding stops as soon as the top-1 probability reaches ``threshold``. Returns
     the prediction, its class probabilities, the input frames used and how many frames of the
     file were decoded.
     """
-    import numpy as np
-
     from dynamic_inference.data.video import (
         ClipTransform,
         FrameReader,
@@ -593,7 +591,8 @@ def stream_video(
     # the permutation of training (its group count), fed `group` frames at a time
     order_groups = cfg.groups if frames % cfg.groups == 0 else n_groups
     perm = frame_order(order or cfg.order, frames, order_groups, cfg.seed).tolist()
-    total = FrameReader(path).frame_count
+    with FrameReader(path) as probe:
+        total = probe.frame_count
     if total is None:  # no count in the container: count once (cheap next to the network)
         total = sum(1 for _ in FrameReader(path))
     picks = sample_indices(total, frames, mode="tsn", train=False).tolist()  # sorted
@@ -612,8 +611,7 @@ def stream_video(
                     native = image.shape[0] == image.shape[1] == cfg.input_size
                     transform = ClipTransform(TransformConfig() if native else TransformConfig(
                         resize=cfg.input_size, size=cfg.input_size))
-                buffer[position] = transform(torch.from_numpy(image[None]), train=False,
-                                             rng=np.random.default_rng(0))[0]
+                buffer[position] = transform(torch.from_numpy(image[None]), train=False)[0]
             g = seen // group
             if g == n_groups or not all(p in buffer for p in perm[g * group:(g + 1) * group]):
                 continue

@@ -28,7 +28,8 @@ output tensor allocated with ``torch.empty_like(x)``, so the output keeps the in
 format. It copies the tensor once; no multiply-adds. An earlier version built the output with
 ``torch.cat``, which returns a contiguous (NCHW) tensor even for a ``channels_last`` input: every
 following convolution then converted its input back, and TSM-ResNet-50 ran 92% slower than TSN
-(H200, bf16, channels_last, 8 x 16 frames at 224).
+(H200, bf16, channels_last, 8 x 16 frames at 224). One new frame of a contiguous tensor (live
+streaming) takes a single ``torch.cat`` instead, about 3x faster for small frames.
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ def _check(x: Tensor, n_frames: int, fold_div: int, mode: str) -> None:
         )
 
 
+def _from_past(v: Tensor, o: Tensor, lo: int, hi: int, first: Tensor | float) -> None:
+    """``o[:, t, lo:hi] = v[:, t-1, lo:hi]`` on ``(N, T, C, H, W)`` views; frame 0 gets ``first``
+    (0 at the start of a video, the cached channels of the previous frame when streaming)."""
+    o[:, 1:, lo:hi] = v[:, :-1, lo:hi]
+    o[:, 0, lo:hi] = first
+
+
 def temporal_shift(
     x: Tensor, n_frames: int, fold_div: int = 8, mode: ShiftMode = "offline"
 ) -> Tensor:
@@ -83,14 +91,12 @@ def temporal_shift(
     out = torch.empty_like(x)  # (N*T, C, H, W), same memory format as x
     o = out.view(v.shape)  # (N, T, C, H, W) view of the output
     if mode == "online":
-        o[:, 1:, :fold] = v[:, :-1, :fold]  # frame t gets fold 0 of frame t-1
-        o[:, 0, :fold] = 0
+        _from_past(v, o, 0, fold, 0.0)  # frame t gets fold 0 of frame t-1
         o[:, :, fold:] = v[:, :, fold:]
     else:
         o[:, :-1, :fold] = v[:, 1:, :fold]  # frame t gets fold 0 of frame t+1
         o[:, -1, :fold] = 0
-        o[:, 1:, fold : 2 * fold] = v[:, :-1, fold : 2 * fold]  # and fold 1 of frame t-1
-        o[:, 0, fold : 2 * fold] = 0
+        _from_past(v, o, fold, 2 * fold, 0.0)  # and fold 1 of frame t-1
         o[:, :, 2 * fold :] = v[:, :, 2 * fold :]
     return out
 
@@ -139,6 +145,10 @@ def online_shift_step(
     _check(x, n_frames, fold_div, "online")
     nt, c, h, w = x.shape
     fold = c // fold_div
+    if n_frames == 1 and last is not None and last.shape == (nt, fold, h, w) and (
+        x.is_contiguous()
+    ):  # one new frame per video (live streaming): one cat, ~3x faster than the views below
+        return torch.cat([last, x[:, fold:]], dim=1), x[:, :fold].clone()
     v = x.view(nt // n_frames, n_frames, c, h, w)  # (N, g, C, H, W)
     if last is not None and last.shape != (v.shape[0], fold, h, w):
         raise ConfigError(
@@ -147,11 +157,8 @@ def online_shift_step(
         )
     out = torch.empty_like(x)  # (N*g, C, H, W), same memory format as x
     o = out.view(v.shape)  # (N, g, C, H, W)
-    o[:, 1:, :fold] = v[:, :-1, :fold]  # new frame t gets fold 0 of new frame t-1
-    if last is None:
-        o[:, 0, :fold] = 0  # the first frame of a video
-    else:
-        o[:, 0, :fold] = last  # the first new frame gets the cached fold of the previous one
+    # the first new frame gets the cached fold of the previous one (zeros for a new video)
+    _from_past(v, o, 0, fold, 0.0 if last is None else last)
     o[:, :, fold:] = v[:, :, fold:]
     return out, v[:, -1, :fold].clone()
 

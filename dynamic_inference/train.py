@@ -167,6 +167,14 @@ def spatial_jitter(clips: Tensor, pixels: int, generator: torch.Generator) -> Te
     ])
 
 
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """Learning-rate factor at ``step``: linear warm-up over ``warmup`` steps, then a cosine to
+    zero at ``total`` (for ``torch.optim.lr_scheduler.LambdaLR``)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -290,12 +298,7 @@ def fit(
         total = min(cfg.steps, total)
     warmup = min(len(loader), max(total // 20, 1))
 
-    def lr_at(step: int) -> float:  # linear warm-up, then cosine to zero
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, warmup, total))
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 

@@ -55,10 +55,11 @@ PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-sca
 # ## Setting
 #
 # The decision points, their cost and the thresholds are those of `evaluate` (chapter 5): per
-# scheme, the thresholds are the cheapest setting (MSDNet budgeted calibration or a shared
-# threshold) whose **validation** top-1 is within 0.5 pt of full inference; the test split is
-# then run once with those frozen thresholds. The reference cost is full inference: the last
-# exit on all 16 frames, the earlier heads not evaluated.
+# scheme, the thresholds are the cheapest setting (MSDNet budgeted calibration, a shared
+# threshold, or per-point thresholds by coordinate descent) whose **validation** top-1 is within
+# 0.5 pt of full inference; the test split is then run once with those frozen thresholds. The
+# reference cost is full inference: the last exit on all 16 frames, the earlier heads not
+# evaluated.
 
 # %%
 P = profile(PROFILE)
