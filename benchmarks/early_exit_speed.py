@@ -1,21 +1,28 @@
 """Does real early exit save wall-clock time in proportion to FLOPs? (issue 9; DESIGN.md section 6)
 
-The early-exit engine (:class:`dynamic_inference.engine.EarlyExitEngine`) runs a scheme on a
-batch of videos and drops the confident ones from the batch after each decision point. This
-script times it against full inference (the engine's ``full`` scheme) on the same clips, already
-decoded in memory (decoding is not timed), at batch sizes 1, 8 and 32, and compares the measured
-speedup with
+The early-exit engine (:class:`dynamic_inference.engine.EarlyExitEngine`) runs a scheme on at
+most ``batch`` videos at once and drops the confident ones from the batch after each decision
+point. This script times it against full inference (the engine's ``full`` scheme) on the same
+clips, already decoded in memory (decoding is not timed), at batch sizes 1, 8, 32 and 64, in two
+ways:
+
+* **chunks**: the clips are cut into batches of ``batch`` and each batch runs until its last
+  video stops, so the batch shrinks as videos leave;
+* **continuous** (``engine.run(clips, batch=...)``, the reported speedup): waiting videos take
+  the places of the ones that stopped at the start of the next group, so the batch stays full.
+
+It compares the measured speedup with
 
 * the **FLOPs reduction factor** of the same stops: full GFLOPs / mean GFLOPs of the stops
-  (target: speedup >= 0.8 x at batch 8 and 32);
+  (target: speedup >= 0.8 x, checked at batch 8 and above);
 * the speedup **predicted by a measured latency table**: :func:`engine.measure_latency` gives the
   cumulative ms per frame up to each exit at that batch size; the prediction is ``T x`` (full
-  inference's ms per frame, last head only) over the mean latency cost of the stops (target:
-  >= 0.9 x). It tells how much is lost to the engine itself (smaller batches after compaction,
-  per-group calls, decisions) rather than to the network's FLOPs-vs-time mismatch;
-* for the schemes with G > 1 groups, the same prediction from a latency table measured on calls
-  of T/G frames (what the engine actually issues): the gap between the two predictions is the
-  cost of smaller calls, the rest is the engine's own overhead (decisions, compaction).
+  inference's ms per frame, last head only) over the mean latency cost of the stops. Measured
+  on whole clips it includes the cost of the scheme's smaller calls (T/G frames per video);
+  measured on calls of T/G frames (the group table: what the engine actually issues), the gap
+  left is the engine's own cost: compaction, decisions, smaller batches after compaction. The
+  target (>= 0.9 x: compaction and bookkeeping cost <= 10%) is checked against the group table;
+  both ratios are reported.
 
 Full and dynamic passes are timed side by side (rounds interleaved); speedups are the median of
 per-round ratios with the quartiles. Thresholds: by default chosen on the validation split as
@@ -24,7 +31,7 @@ uses a shared threshold; ``--synthetic`` uses random clips and MSDNet budgeted t
 computed on those clips (``--p``), for development without data.
 
     python benchmarks/early_exit_speed.py [--checkpoint checkpoints/tiny_online.pt]
-        [--scheme unified] [--clips 64] [--batch-sizes 1,8,32] [--repeats 5] [--threshold X]
+        [--scheme unified] [--clips 128] [--batch-sizes 1,8,32,64] [--repeats 5] [--threshold X]
         [--synthetic] [--data DIR] [--threads 1] [--quick] [--json OUT]
 """
 
@@ -62,9 +69,9 @@ from dynamic_inference.exits import MultiExitNet
 from dynamic_inference.schemes import Scheme, make_scheme
 from dynamic_inference.train import load_checkpoint
 
-TARGET_VS_FLOPS = 0.8  # at batch 8 and 32
-TARGET_VS_LATENCY = 0.9
-FLOPS_TARGET_BATCHES = (8, 32)
+TARGET_VS_FLOPS = 0.8  # at batch >= 8
+TARGET_VS_LATENCY = 0.9  # against the latency table of group-sized calls
+FLOPS_TARGET_MIN_BATCH = 8
 
 
 @torch.inference_mode()
@@ -89,8 +96,9 @@ def full_latency(
     return 1e3 * time_stats(samples, 1.0)["median"] / (batch * num_frames)
 
 
-def run_all_batches(engine: EarlyExitEngine, clips: Tensor, batch: int) -> list[Any]:
-    """Run ``engine`` over ``clips`` in batches of ``batch``; the engine results."""
+def run_chunks(engine: EarlyExitEngine, clips: Tensor, batch: int) -> list[Any]:
+    """Run ``engine`` over ``clips`` cut into batches of ``batch`` (each batch shrinks as its
+    videos stop); the engine results."""
     return [engine.run(clips[i : i + batch]) for i in range(0, clips.shape[0], batch)]
 
 
@@ -132,8 +140,9 @@ def measure_batch(
         lat_g, predicted_g = lat, predicted
     times = interleaved(
         {
-            "full": lambda: run_all_batches(full, full_clips, batch),
-            "dynamic": lambda: run_all_batches(dyn, dyn_clips, batch),
+            "full": lambda: full.run(full_clips, batch=batch),
+            "dynamic": lambda: dyn.run(dyn_clips, batch=batch),
+            "chunks": lambda: run_chunks(dyn, dyn_clips, batch),
         },
         repeats,
     )
@@ -143,9 +152,11 @@ def measure_batch(
         "batch": batch,
         "full_ms": time_stats(times["full"]),
         "dynamic_ms": time_stats(times["dynamic"]),
+        "chunks_ms": time_stats(times["chunks"]),
         "full_clips_per_s": n / time_stats(times["full"], 1.0)["median"],
         "dynamic_clips_per_s": n / time_stats(times["dynamic"], 1.0)["median"],
         "wall_speedup": speedup,
+        "chunks_wall_speedup": ratio_stats(times["full"], times["chunks"]),
         "latency_table_ms_per_frame": [round(v, 5) for v in lat],
         "full_latency_ms_per_frame": round(lat_full, 5),
         "predicted_speedup": predicted,
@@ -153,9 +164,10 @@ def measure_batch(
         "predicted_speedup_group_calls": predicted_g,
         "speedup_over_flops_factor": speedup["median"] / flops_factor,
         "speedup_over_predicted": speedup["median"] / predicted,
+        "speedup_over_predicted_group_calls": speedup["median"] / predicted_g,
         "meets_flops_target": (speedup["median"] / flops_factor >= TARGET_VS_FLOPS)
-        if batch in FLOPS_TARGET_BATCHES else None,
-        "meets_latency_target": speedup["median"] / predicted >= TARGET_VS_LATENCY,
+        if batch >= FLOPS_TARGET_MIN_BATCH else None,
+        "meets_latency_target": speedup["median"] / predicted_g >= TARGET_VS_LATENCY,
     }
 
 
@@ -167,8 +179,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--scheme", default="unified", choices=["depth", "input", "unified"])
     p.add_argument("--order", default="strided", choices=["sequential", "strided", "random"])
     p.add_argument("--groups", type=int, default=4)
-    p.add_argument("--clips", type=int, default=64, help="test clips held in memory")
-    p.add_argument("--batch-sizes", default="1,8,32")
+    p.add_argument("--clips", type=int, default=128, help="test clips held in memory")
+    p.add_argument("--batch-sizes", default="1,8,32,64")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threshold", type=float, default=None, help="shared threshold")
     p.add_argument("--synthetic", action="store_true", help="random clips, no data needed")
@@ -214,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     dyn = EarlyExitEngine(model, scheme, thresholds, exit_cost, cfg.frames)
     full = EarlyExitEngine(model, full_scheme, [0.0], exit_cost, cfg.frames)
     dyn_clips, full_clips = raw[:, perm].contiguous(), raw[:, full_perm].contiguous()
-    res = run_all_batches(dyn, dyn_clips, raw.shape[0])[0]
+    res = dyn.run(dyn_clips)
     stop = res.stop
     mean_gflops = res.mean_cost
     full_gf = full_gflops(model, cfg)
@@ -234,16 +246,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           + ", ".join(f"{pt.name} {c}" for pt, c in zip(points, hist) if c))
     print_table(
         ["batch", "full ms", "dynamic ms", "clips/s full", "clips/s dyn", "wall x [IQR]",
-         "FLOPs x", "latency-table x", "group-table x", "wall/FLOPs", "wall/latency"],
+         "chunks x", "FLOPs x", "clip-table x", "group-table x", "wall/FLOPs", "wall/clip-t",
+         "wall/group-t"],
         [[r["batch"], f"{r['full_ms']['median']:.1f}", f"{r['dynamic_ms']['median']:.1f}",
           f"{r['full_clips_per_s']:.1f}", f"{r['dynamic_clips_per_s']:.1f}",
-          fmt_spread(r["wall_speedup"]), f"{flops_factor:.2f}",
+          fmt_spread(r["wall_speedup"]), f"{r['chunks_wall_speedup']['median']:.2f}",
+          f"{flops_factor:.2f}",
           f"{r['predicted_speedup']:.2f}", f"{r['predicted_speedup_group_calls']:.2f}",
-          f"{r['speedup_over_flops_factor']:.2f}",
-          f"{r['speedup_over_predicted']:.2f}"] for r in rows],
+          f"{r['speedup_over_flops_factor']:.2f}", f"{r['speedup_over_predicted']:.2f}",
+          f"{r['speedup_over_predicted_group_calls']:.2f}"] for r in rows],
     )
-    print(f"targets: wall/FLOPs >= {TARGET_VS_FLOPS} at batch "
-          f"{' and '.join(map(str, FLOPS_TARGET_BATCHES))}; wall/latency >= {TARGET_VS_LATENCY}")
+    print(f"targets: wall/FLOPs >= {TARGET_VS_FLOPS} at batch >= {FLOPS_TARGET_MIN_BATCH}; "
+          f"wall/group-table >= {TARGET_VS_LATENCY}")
     for r in rows:
         flops_ok = r["meets_flops_target"]
         print(f"  batch {r['batch']}: FLOPs target "
@@ -265,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "gflops_per_video": mean_gflops,
         "full_gflops_per_video": full_gf,
         "flops_reduction_factor": flops_factor,
-        "targets": {"vs_flops": TARGET_VS_FLOPS, "vs_flops_batches": list(FLOPS_TARGET_BATCHES),
+        "targets": {"vs_flops": TARGET_VS_FLOPS, "vs_flops_min_batch": FLOPS_TARGET_MIN_BATCH,
                     "vs_latency": TARGET_VS_LATENCY},
         "rows": rows,
     }

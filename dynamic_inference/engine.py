@@ -93,67 +93,89 @@ class EarlyExitEngine:
                 "online-shift or no-shift checkpoint"
             )
 
-    def _stops(self, point: int, logits: Tensor) -> Tensor:
-        """(n,) bool: which running videos stop at ``point`` given their video logits (n, C).
+    def _stops(self, points: Tensor, logits: Tensor) -> Tensor:
+        """(n,) bool: which running videos stop, given each one's decision point ``points`` (n,)
+        and its video logits (n, C).
 
         The rule of :meth:`Scheme.should_stop` (float64 softmax, a threshold of 1.0 never fires,
         the last point always answers) with the thresholds validated once in ``__init__``.
         """
-        if point == len(self.points) - 1:
-            return torch.ones(logits.shape[0], dtype=torch.bool, device=logits.device)
         conf, _ = confidence(logits)
-        t = float(self.thresholds[point])
-        return (conf >= t) & (t < 1.0)
+        t = self.thresholds.to(logits.device)[points]  # (n,) float64
+        return ((conf >= t) & (t < 1.0)) | (points == len(self.points) - 1)
 
     @torch.inference_mode()
-    def run(self, clips: Tensor) -> EngineResult:
-        """``clips``: ``(N, T, 3, H, W)`` in processing order."""
+    def run(self, clips: Tensor, batch: int | None = None) -> EngineResult:
+        """``clips``: ``(N, T, 3, H, W)`` in processing order.
+
+        ``batch``: at most this many videos run at once (default: all N). When videos stop, the
+        next waiting ones take their places at the start of the next group (*continuous
+        batching*), so the batch stays full instead of shrinking to a few videos: on a CPU the
+        deep stages run several times slower per frame in calls of a few frames.
+        """
         if clips.dim() != 5 or clips.shape[1] != self.num_frames:
             raise ConfigError(
                 f"expected clips (N, {self.num_frames}, 3, H, W), got {tuple(clips.shape)}"
             )
+        n = clips.shape[0]
+        batch = n if batch is None else batch
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigError(f"batch must be a positive int, got {batch!r}")
         t0 = time.perf_counter()
-        model, n = self.model, clips.shape[0]
+        model, dev = self.model, clips.device
         groups, k_all = self.scheme.groups, model.num_exits
         per_group = self.num_frames // groups
         exits = list(range(k_all)) if self.scheme.depth else [k_all - 1]
-        dev = clips.device
+        offsets = torch.arange(per_group, device=dev)
+        flat = clips.reshape(n * self.num_frames, *clips.shape[2:])  # (N*T, 3, H, W)
         pred = torch.full((n,), -1, dtype=torch.long)
         stop = torch.full((n,), -1, dtype=torch.long)
         out_logits = torch.zeros(n, model.num_classes)
-        active = torch.arange(n, device=dev)  # videos still running, by original index
+        # one row per running video: its index in ``clips`` and the group it is at
+        active = torch.zeros(0, dtype=torch.long, device=dev)
+        group = torch.zeros(0, dtype=torch.long, device=dev)
+        waiting = 0  # videos clips[waiting:] have not started yet
         cache = ShiftCache() if groups > 1 else None
         # running sums of pooled features of the groups seen so far, per exit: (n_active, D_k)
         sums: list[Tensor | None] = [None] * k_all
-        point = 0
-        for g in range(groups):
-            x = clips[active, g * per_group : (g + 1) * per_group]  # (n, T/G, 3, H, W)
-            state = model.stem(x.reshape(-1, *x.shape[2:]))  # (n*T/G, C, H, W)
-            for k in range(k_all):
-                state = model.stage(k, state, per_group, cache)
-                if k not in exits:  # input axis: only the last exit has a decision point
-                    continue
+        while waiting < n or len(active) > 0:
+            joining = min(batch - len(active), n - waiting)
+            if joining > 0:  # new videos start at group 0 with an empty past
+                active = torch.cat([active, torch.arange(waiting, waiting + joining, device=dev)])
+                group = torch.cat([group, group.new_zeros(joining)])
+                sums = [None if s is None else torch.cat([s, s.new_zeros(joining, s.shape[1])])
+                        for s in sums]
+                if cache is not None:
+                    cache.add_videos(joining)
+                waiting += joining
+            # rows of the frames of each video's current group in clips viewed as (N*T, 3, H, W)
+            rows = (active * self.num_frames + group * per_group)[:, None] + offsets  # (n, T/G)
+            x = flat.index_select(0, rows.reshape(-1))  # (n*T/G, 3, H, W)
+            state = model.stem(x)  # (n*T/G, C, H, W)
+            seen = ((group + 1) * per_group)[:, None]  # (n, 1) frames seen after this group
+            for j, k in enumerate(exits):
+                for stage in range(exits[j - 1] + 1 if j else 0, k + 1):
+                    state = model.stage(stage, state, per_group, cache)
                 head = model.heads[k]
                 f = head.features(state).view(len(active), per_group, -1).sum(1)  # (n, D_k)
                 sums[k] = f if sums[k] is None else sums[k] + f
-                logits = head.classifier(sums[k] / ((g + 1) * per_group))  # (n, C)
-                done = self._stops(point, logits)
+                logits = head.classifier(sums[k] / seen)  # (n, C)
+                points = group * len(exits) + j  # (n,) decision point of each video
+                done = self._stops(points, logits)
                 if done.any():
                     idx = active[done].cpu()
                     pred[idx] = logits[done].argmax(1).cpu()
-                    stop[idx] = point
+                    stop[idx] = points[done].cpu()
                     out_logits[idx] = logits[done].float().cpu()
                     keep = (~done).nonzero().squeeze(1)
-                    active = active[keep]
-                    if len(active) == 0:
-                        break
-                    state = select_state(state, frame_rows(keep, per_group))
+                    active, group, seen = active[keep], group[keep], seen[keep]
                     sums = [s.index_select(0, keep) if s is not None else None for s in sums]
                     if cache is not None:
                         cache = cache.select(keep)
-                point += 1
-            if len(active) == 0:
-                break
+                    if len(active) == 0:
+                        break
+                    state = select_state(state, frame_rows(keep, per_group))
+            group = group + 1  # the videos still running go on to their next group
         wall = time.perf_counter() - t0
         cost = self.point_costs[stop].to(torch.float64)
         return EngineResult(pred, stop, cost, out_logits, wall)

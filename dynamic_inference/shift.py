@@ -126,6 +126,11 @@ class ShiftCache:
     def put(self, layer: nn.Module, last: Tensor) -> None:
         self._last[id(layer)] = last
 
+    def add_videos(self, n: int) -> None:
+        """Append ``n`` new videos (rows of zeros: no past frame) after the cached ones."""
+        for key, last in self._last.items():
+            self._last[key] = torch.cat([last, last.new_zeros(n, *last.shape[1:])])
+
     def select(self, index: Tensor) -> ShiftCache:
         """A new cache holding only the videos ``index`` (a LongTensor of batch positions)."""
         out = ShiftCache()

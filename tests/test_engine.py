@@ -51,8 +51,10 @@ def _frame_logits(model, clips):
 
 @pytest.mark.parametrize("scheme", ["full", "depth", "input", "unified"])
 @settings(max_examples=8, deadline=None)
-@given(seed=st.integers(0, 10_000), thr=st.floats(0.2, 0.6))
-def test_engine_equals_simulation(scheme, seed, thr):
+@given(seed=st.integers(0, 10_000), thr=st.floats(0.2, 0.6),
+       batch=st.sampled_from([None, 1, 2, 3, 7]))
+def test_engine_equals_simulation(scheme, seed, thr, batch):
+    """Whole batch or continuous batching (videos joining as others stop): same decisions."""
     torch.manual_seed(seed)
     model = ToyNet().eval()
     clips = torch.randn(7, 8, 3, 16, 16) * 3
@@ -62,7 +64,7 @@ def test_engine_equals_simulation(scheme, seed, thr):
     thresholds = [thr] * len(points)
     fl = _frame_logits(model, clips)
     sim = simulate(sch, fl, torch.zeros(7, dtype=torch.long), exit_cost, thresholds)
-    res = EarlyExitEngine(model, sch, thresholds, exit_cost, 8).run(clips)
+    res = EarlyExitEngine(model, sch, thresholds, exit_cost, 8).run(clips, batch=batch)
     assert torch.equal(res.stop, sim.stop)
     assert torch.equal(res.pred, sim.pred)
     torch.testing.assert_close(res.cost, sim.cost.to(res.cost.dtype))
@@ -79,6 +81,44 @@ def test_engine_skips_work_of_stopped_videos():
     res = engine.run(torch.randn(3, 8, 3, 16, 16))
     assert calls == [] and (res.stop == 0).all()
     assert torch.allclose(res.cost, torch.full((3,), 2.0, dtype=res.cost.dtype))
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_continuous_batching_keeps_the_batch_full_and_computes_each_group_once(batch):
+    """At most ``batch`` videos run at once; a video that stops makes room for the next one at
+    the start of the next group, so the stem sees exactly the groups each video needed."""
+    torch.manual_seed(0)
+    model = ToyNet().eval()
+    rows: list[int] = []
+    model.stem_layers.register_forward_hook(lambda m, i, o: rows.append(o.shape[0]))
+    sch = make_scheme("unified", groups=4)
+    clips = torch.randn(6, 8, 3, 16, 16) * 3
+    # the more confident half stops after group 1 (at g1/e3), the rest at g2/e1
+    conf = torch.softmax(sch.point_logits(_frame_logits(model, clips)).double(), -1).amax(-1)
+    thresholds = [1.0, 1.0, float(conf[:, 2].median())] + [0.0] * 9
+    rows.clear()
+    res = EarlyExitEngine(model, sch, thresholds, [1.0, 2.0, 3.0], 8).run(clips, batch=batch)
+    per_group = 2
+    groups_used = torch.tensor([sch.points(3)[i].group for i in res.stop])
+    assert groups_used.unique().numel() > 1  # the case this test is about
+    assert max(rows) <= batch * per_group
+    assert sum(rows) == int(groups_used.sum()) * per_group  # no group computed twice
+    # steps needed if the batch never refilled (chunks of ``batch`` videos, each chunk running
+    # as many steps as its slowest video) vs the steps taken: refilling takes fewer when a
+    # video of a chunk stops before the others
+    chunked = sum(int(groups_used[i : i + batch].max()) for i in range(0, 6, batch))
+    assert len(rows) <= chunked
+    if batch == 2:  # here the chunks' first videos stop a group before their partners
+        assert len(rows) < chunked
+    whole = EarlyExitEngine(model, sch, thresholds, [1.0, 2.0, 3.0], 8).run(clips)
+    assert torch.equal(res.stop, whole.stop) and torch.equal(res.pred, whole.pred)
+
+
+def test_bad_batch_is_refused():
+    eng = EarlyExitEngine(ToyNet(), make_scheme("depth"), [0.5] * 3, [1, 2, 3], 8)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ConfigError, match="batch"):
+            eng.run(torch.randn(2, 8, 3, 16, 16), batch=bad)
 
 
 def test_offline_shift_refused_for_group_schemes():
