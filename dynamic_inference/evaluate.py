@@ -6,8 +6,10 @@ one checkpoint, split and scheme:
 1. the *fast path*: every decision point of the scheme is evaluated once from per-frame logits
    (:func:`split_logits`, cached per checkpoint/split/order) on the validation and the test split;
 2. thresholds are chosen on **validation only**: a shared threshold (``threshold``), MSDNet's
-   budgeted calibration for a cost budget (``budget``), or by default the cheapest budgeted
-   setting whose validation top-1 is within ``max_val_loss`` (0.5 pt) of full inference;
+   budgeted calibration for a cost budget (``budget``), or by default the cheapest setting
+   (budgeted, shared, or one threshold per exit by descent) within ``max_val_loss`` (0.5 pt) of
+   full inference, with a floor tightened until the rule also keeps that on held-out validation
+   folds (:func:`~dynamic_inference.calibrate.calibrate_within_loss`);
 3. test is evaluated with the frozen thresholds, by simulation and by the **real early-exit
    engine** (:mod:`dynamic_inference.engine`), which must agree; the engine's wall-clock time is
    reported next to full inference's.
@@ -34,8 +36,9 @@ from tqdm import tqdm
 from dynamic_inference.calibrate import (
     budgeted_curve,
     calibrate_for_budget,
-    descend_thresholds,
+    calibrate_within_loss,
     evaluate_thresholds,
+    exit_blocks,
     oracle,
     pareto_front,
     static_baselines,
@@ -210,14 +213,12 @@ def choose_thresholds(
         return list(cal.thresholds), f"budgeted (MSDNet) for {budget:g} GFLOPs/video on val"
     if n_points == 1:
         return [0.0], "single decision point"
-    full_top1 = evaluate_thresholds(pl, val.labels, costs, [1.0] * n_points).top1
-    candidates = budgeted_curve(pl, val.labels, costs) + sweep_shared_threshold(
-        pl, val.labels, costs
-    ) + [descend_thresholds(pl, val.labels, costs, full_top1 - max_val_loss)]
-    ok = [op for op in candidates if op.top1 >= full_top1 - max_val_loss]
-    best = min(ok, key=lambda op: (op.mean_cost, -op.top1))
-    return list(best.thresholds), (
-        f"cheapest setting within {max_val_loss} pt of full inference on val ({best.name})"
+    blocks = exit_blocks([pt.exit for pt in scheme.points(val.frame_logits.shape[1])])
+    choice = calibrate_within_loss(pl, val.labels, costs, max_val_loss, blocks)
+    return list(choice.point.thresholds or ()), (
+        f"cheapest setting within {choice.val_floor:g} pt of full inference on val "
+        f"({choice.point.name}); floor checked on held-out val folds: "
+        f"{choice.cv_loss:.2f} pt lost <= {max_val_loss:g}"
     )
 
 

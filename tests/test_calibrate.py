@@ -371,3 +371,83 @@ def test_descent_meets_its_floor_and_beats_the_shared_sweep(seed, margin):
             trial[k] = t
             res = evaluate_thresholds(logits, labels, costs, trial)
             assert res.top1 < floor or res.mean_cost >= op.mean_cost - 1e-9
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000))
+def test_evaluate_many_equals_one_setting_at_a_time(seed):
+    from dynamic_inference.calibrate import _table
+
+    g = torch.Generator().manual_seed(seed)
+    logits = 2 * torch.randn(30, 5, 4, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 4, (30,), generator=g)
+    table = _table(logits, labels, [1.0, 2.0, 3.0, 4.0, 5.0], False)
+    settings_ = torch.rand(7, 5, generator=g, dtype=torch.float64)
+    settings_[0] = 1.0  # full inference
+    settings_[1, 2] = 1.0  # one point that never fires
+    top1, cost = table.evaluate_many(settings_)
+    for i in range(7):
+        assert (top1[i].item(), cost[i].item()) == pytest.approx(table.evaluate(settings_[i]))
+
+
+def test_descent_blocks_tie_the_points_of_a_block():
+    from dynamic_inference.calibrate import exit_blocks
+
+    scheme = UnifiedScheme(groups=2)
+    blocks = exit_blocks([pt.exit for pt in scheme.points(3)])  # g1/e1..e3, g2/e1..e3
+    assert blocks == [[0, 3], [1, 4], [2, 5]]
+    g = torch.Generator().manual_seed(3)
+    logits = 3 * torch.randn(60, 6, 4, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 4, (60,), generator=g)
+    costs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    full = evaluate_thresholds(logits, labels, costs, [1.0] * 6).top1
+    tied = descend_thresholds(logits, labels, costs, full - 5, blocks=blocks)
+    thr = tied.thresholds
+    assert thr[0] == thr[3] and thr[1] == thr[4] and thr[5] == 1.0  # the last always answers
+    assert tied.top1 >= full - 5 - 1e-9 and tied.mean_cost < 6.0
+    with pytest.raises(ConfigError, match="blocks"):
+        descend_thresholds(logits, labels, costs, full - 5, blocks=[[0, 9]])
+
+
+def _noisy_early_points(seed: int, v: int = 200) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    """Early points with random confidences and 50% accuracy; the last point always right.
+    Any early stop that looks free on some videos is luck."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (v,), generator=g)
+    probs = torch.empty(v, 4, 2, dtype=torch.float64)
+    for p in range(3):
+        conf = 0.5 + 0.5 * torch.rand(v, generator=g, dtype=torch.float64)
+        right = torch.rand(v, generator=g) < 0.5
+        top = torch.where(right, labels, 1 - labels)
+        probs[:, p] = (1 - conf)[:, None].repeat(1, 2)
+        probs[torch.arange(v), p, top] = conf
+    probs[:, 3] = 0.0
+    probs[torch.arange(v), 3, labels] = 1.0
+    return probs, labels, [1.0, 2.0, 3.0, 4.0]
+
+
+def test_floor_is_tightened_until_it_holds_on_held_out_folds():
+    from dynamic_inference.calibrate import calibrate_within_loss, cheapest_within
+
+    probs, labels, costs = _noisy_early_points(0)
+    loose = cheapest_within(probs, labels, costs, 2.0, probs=True)
+    assert loose.top1 >= 98.0 and loose.mean_cost < 4.0  # buys luck on these videos
+    choice = calibrate_within_loss(probs, labels, costs, max_loss=2.0, probs=True)
+    assert choice.cv_loss <= 2.0
+    assert choice.val_floor < 2.0  # the loose floor lost more than 2 pt held out
+    assert choice.point.top1 >= 100.0 - choice.val_floor - 1e-9
+    again = calibrate_within_loss(probs, labels, costs, max_loss=2.0, probs=True)
+    assert again == choice  # seeded folds
+    with pytest.raises(ConfigError, match="folds"):
+        calibrate_within_loss(probs, labels, costs, folds=1, probs=True)
+    with pytest.raises(ConfigError, match="max_loss"):
+        calibrate_within_loss(probs, labels, costs, max_loss=float("nan"), probs=True)
+
+
+def test_cheapest_within_falls_back_to_full_inference():
+    from dynamic_inference.calibrate import cheapest_within
+
+    probs, labels, costs = _confident_but_wrong_first_point()
+    op = cheapest_within(probs, labels, costs, -5.0, probs=True)  # must beat 100%: impossible
+    assert op.name == "full" and op.mean_cost == 10.0 and op.thresholds == (1.0, 1.0, 1.0)
+    assert cheapest_within(probs, labels, costs, 0.0, probs=True).mean_cost == 2.0
