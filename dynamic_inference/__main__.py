@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--jitter", type=int, default=0, metavar="PX",
         help="translate each training clip by a random offset of up to PX pixels (wrapping)",
     )
+    s.add_argument(
+        "--distill", type=float, default=0.0, metavar="W",
+        help="self-distillation: earlier exits and prefixes also learn the last exit's answer "
+        "on the whole clip, with weight W (0: off)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--workers", type=int, default=0)

@@ -47,6 +47,7 @@ from dynamic_inference.schemes import frame_order
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOSS_KINDS = ("depth", "input", "unified")
+DISTILL_TEMPERATURE = 2.0  # softens the last exit's answer that earlier points learn from
 
 
 @dataclass
@@ -70,6 +71,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     reverse_aug: float = 0.0  # probability of playing a clip backwards (needs reverse labels)
     jitter: int = 0  # random translation of each training clip by up to +-jitter pixels
+    distill: float = 0.0  # weight of self-distillation from the last exit (0: off)
     seed: int = 0
     device: str = "cpu"
     workers: int = 0
@@ -92,6 +94,8 @@ class TrainConfig:
         if isinstance(self.jitter, bool) or not isinstance(self.jitter, int) or self.jitter < 0:
             raise ConfigError(f"--jitter must be a whole number of pixels >= 0, got "
                               f"{self.jitter!r}")
+        if not (isinstance(self.distill, (int, float)) and 0.0 <= self.distill < float("inf")):
+            raise ConfigError(f"--distill must be a weight >= 0, got {self.distill!r}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
 
@@ -103,17 +107,25 @@ class TrainConfig:
 
 
 def prefix_losses(
-    frame_logits: list[Tensor], labels: Tensor, groups: int, loss: str, smoothing: float = 0.0
+    frame_logits: list[Tensor], labels: Tensor, groups: int, loss: str, smoothing: float = 0.0,
+    distill: float = 0.0,
 ) -> tuple[Tensor, list[Tensor]]:
     """The multi-exit, multi-prefix loss.
 
     ``frame_logits[k]``: ``(N, T, C)`` per-frame logits of exit k, frames in processing order.
     Returns the mean of the cross-entropy terms and, per exit, the full-clip video logits
     ``(N, C)`` (for accuracy bars).
+
+    ``distill > 0`` (beyond the paper; self-distillation as in Phuong & Lampert, ICCV 2019):
+    every term other than the last exit on the whole clip also learns the last exit's
+    whole-clip answer, ``distill * tau^2 * KL(softmax(teacher / tau) || softmax(video / tau))``
+    with ``tau = DISTILL_TEMPERATURE`` and the teacher detached.
     """
     k_all = len(frame_logits)
     t = frame_logits[0].shape[1]
     per_group = t // groups
+    tau = DISTILL_TEMPERATURE
+    teacher = F.softmax(frame_logits[-1].float().mean(dim=1).detach() / tau, dim=1)  # (N, C)
     # cumulative mean over frames: prefix[:, j] = mean of frames 0..j
     terms = []
     for k, lg in enumerate(frame_logits):
@@ -126,7 +138,12 @@ def prefix_losses(
             )
             if use:
                 video = csum[:, g * per_group - 1] / (g * per_group)  # (N, C)
-                terms.append(F.cross_entropy(video, labels, label_smoothing=smoothing))
+                term = F.cross_entropy(video, labels, label_smoothing=smoothing)
+                if distill > 0 and not (k == k_all - 1 and g == groups):
+                    student = F.log_softmax(video / tau, dim=1)
+                    kd = F.kl_div(student, teacher, reduction="batchmean") * tau**2
+                    term = term + distill * kd
+                terms.append(term)
     full = [lg.float().mean(dim=1) for lg in frame_logits]
     return torch.stack(terms).mean(), full
 
@@ -335,7 +352,7 @@ def fit(
             with torch.autocast(device.type, enabled=use_amp):
                 out = net(clips)
                 loss, video = prefix_losses(
-                    out.logits, labels, cfg.groups, cfg.loss, cfg.label_smoothing
+                    out.logits, labels, cfg.groups, cfg.loss, cfg.label_smoothing, cfg.distill
                 )
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

@@ -70,6 +70,36 @@ def test_prefix_losses_terms():
         torch.testing.assert_close(loss, torch.stack(terms).mean())
 
 
+def test_prefix_losses_self_distillation():
+    """With ``distill`` every point but the last exit on the whole clip also matches the last
+    exit's whole-clip answer (softened, detached): hand-computed on 2 exits x 2 groups."""
+    from dynamic_inference.train import DISTILL_TEMPERATURE as tau
+
+    torch.manual_seed(1)
+    logits = [torch.randn(3, 4, 5, requires_grad=True) for _ in range(2)]
+    y = torch.tensor([0, 4, 2])
+    plain, _ = prefix_losses(logits, y, groups=2, loss="unified")
+    same, _ = prefix_losses(logits, y, groups=2, loss="unified", distill=0.0)
+    torch.testing.assert_close(plain, same)
+    loss, _ = prefix_losses(logits, y, groups=2, loss="unified", distill=0.5)
+    F = torch.nn.functional
+    teacher = F.softmax(logits[1].mean(1).detach() / tau, 1)
+    terms = []
+    for k in range(2):
+        for g in (1, 2):
+            v = logits[k][:, : 2 * g].mean(1)
+            term = F.cross_entropy(v, y)
+            if (k, g) != (1, 2):
+                kl = (teacher * (teacher.log() - F.log_softmax(v / tau, 1))).sum(1).mean()
+                term = term + 0.5 * tau**2 * kl
+            terms.append(term)
+    torch.testing.assert_close(loss, torch.stack(terms).mean())
+    loss.backward()
+    assert logits[0].grad is not None and logits[1].grad is not None
+    with pytest.raises(ConfigError, match="distill"):
+        _cfg(distill=-1.0)
+
+
 def test_same_seed_same_weights_and_learning():
     torch.set_num_threads(1)
     data = (ColourClips(24), ColourClips(12, seed=1))

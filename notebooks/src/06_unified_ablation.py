@@ -44,7 +44,8 @@ for p, c in zip(sch.points(4), costs.tolist()):
 #
 # "Without" is the TSN model (no temporal shift), "with" the online-shift model; same training
 # recipe, same data. Each row is the default operating point: thresholds chosen on val (the
-# cheapest setting within 0.5 pt of full inference on val), measured on test.
+# cheapest setting within 0.5 pt of full inference on val, with the floor checked on held-out
+# val folds: chapter 4), measured on test.
 
 # %%
 rows = []
@@ -93,16 +94,18 @@ print(f"unified: top-1 {r['top1']:.1f}% vs full {r['full_top1']:.1f}%, "
 # ## What was reproduced
 #
 # **Reproduced**: the ablation table has the paper's shape: the dynamic schemes cut FLOPs per
-# video with and without the online shift (TSN: 57% unified, 66% input; with the shift: 74% and
-# 68%), and the online shift adds 16-17 pt of top-1 at every operating point. With the shift, the
-# unified scheme saves the most (73.5% fewer FLOPs), as in the paper; the oracle bounds what
-# thresholds could reach (84.8% top-1 at 72% fewer).
+# video with and without the online shift (TSN: 44% unified, 40% input, 30% depth; with the
+# shift: 64%, 64% and 26%), and the online shift adds 16-17 pt of top-1 at every operating
+# point. The unified scheme saves the most in both rows, as in the paper; the oracle bounds what
+# thresholds could reach (84.8% top-1 at 72% fewer FLOPs with the shift).
 #
-# **Differs**: (1) the paper loses no accuracy; here the unified point, within 0.5 pt of full
-# inference on val, is 2.0 pt below it on test (its 16 per-point thresholds fit val closely; the
-# depth and input points lose 0.6-1.8 pt). (2) Without the shift the unified scheme saves *less*
-# than the input axis alone (57% vs 66%): the TSN model's early exits are confidently wrong often
-# enough that the val-chosen thresholds keep them mostly shut. (3) The sizes of the savings
+# **Differs**: (1) the paper loses no accuracy; here the unified point is 1.2 pt below full
+# inference on test (0.8-1.4 pt for the TSN rows, 0.4 pt for depth and input with the shift),
+# although it is 0.5 pt *above* it on val: the rule "cheapest setting within 0.5 pt on val" lost
+# more than that on held-out val folds, so its floor was tightened to -0.5 pt (chapter 4).
+# (2) With the shift, the unified scheme saves hardly more than the input axis alone (64.1% vs
+# 64.0%) and is 0.8 pt less accurate: exit 1 is confidently wrong often enough that the
+# held-out check keeps the early exits' thresholds high. (3) The sizes of the savings
 # depend on the data: MiniActions was built so that many clips are easy, and the tiny network's
 # first exit costs 20% of a frame. **Why the online shift matters**: only a causal model can take
 # frames group by group without recomputing earlier groups; the offline-shift model can use the
