@@ -234,20 +234,21 @@ def forced_stop_engine(*args: Any, **kwargs: Any) -> Any:
 
     class ForcedStopEngine(EarlyExitEngine):
         _targets: torch.Tensor
-        _active: torch.Tensor
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.live = [True] * len(self.live)  # a forced stop may be at any exit
 
         def run_forced(self, clips: torch.Tensor, targets: torch.Tensor) -> Any:
             if targets.shape != (clips.shape[0],) or int(targets.max()) >= len(self.points):
                 raise BenchmarkError("targets must be (N,) decision-point indices of the scheme")
-            self._targets = targets.cpu()
-            self._active = torch.arange(clips.shape[0])
+            self._targets = targets.to(clips.device)
             return self.run(clips)
 
-        def _stops(self, point: int, logits: torch.Tensor) -> torch.Tensor:
-            super()._stops(point, logits)  # pay for the real rule, ignore its answer
-            done = self._targets[self._active] == point
-            self._active = self._active[~done]
-            return done.to(logits.device)
+        def _stops(self, points: torch.Tensor, logits: torch.Tensor,
+                   videos: torch.Tensor) -> torch.Tensor:
+            super()._stops(points, logits, videos)  # pay for the real rule, ignore its answer
+            return self._targets[videos] == points
 
     return ForcedStopEngine(*args, **kwargs)
 

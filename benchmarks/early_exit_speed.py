@@ -64,7 +64,13 @@ from torch import Tensor
 
 from dynamic_inference.calibrate import budgeted_thresholds
 from dynamic_inference.engine import EarlyExitEngine, measure_latency
-from dynamic_inference.evaluate import evaluate, exit_gflops, full_gflops, order_for
+from dynamic_inference.evaluate import (
+    evaluate,
+    exit_gflops,
+    full_gflops,
+    order_for,
+    scheme_exit_gflops,
+)
 from dynamic_inference.exits import MultiExitNet
 from dynamic_inference.schemes import Scheme, make_scheme
 from dynamic_inference.train import load_checkpoint
@@ -223,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         rep = evaluate(ckpt, "test", a.scheme, a.order, a.groups, data=a.data, engine=False)
         thresholds, rule = rep["thresholds"], rep["threshold_rule"] + " (evaluate(), val)"
 
-    dyn = EarlyExitEngine(model, scheme, thresholds, exit_cost, cfg.frames)
+    paid = scheme_exit_gflops(scheme, model, cfg, thresholds)  # heads that can fire
+    dyn = EarlyExitEngine(model, scheme, thresholds, paid, cfg.frames)
     full = EarlyExitEngine(model, full_scheme, [0.0], exit_cost, cfg.frames)
     dyn_clips, full_clips = raw[:, perm].contiguous(), raw[:, full_perm].contiguous()
     res = dyn.run(dyn_clips)

@@ -68,8 +68,11 @@ class EarlyExitEngine:
     """Executes ``scheme`` with ``thresholds`` on a multi-exit model.
 
     ``exit_cost``: cumulative per-frame cost up to each exit (see :mod:`dynamic_inference.flops`),
-    only used to report the cost of each stop. ``clips`` given to :meth:`run` must already be in
-    the processing order (``clips[:, order]``), as for the simulation.
+    only used to report the cost of each stop. The heads of exits that cannot fire (all their
+    points at threshold 1.0: :meth:`Scheme.live_exits`) are not evaluated; pass the costs
+    without them (:func:`dynamic_inference.evaluate.scheme_exit_gflops` with the thresholds).
+    ``clips`` given to :meth:`run` must already be in the processing order
+    (``clips[:, order]``), as for the simulation.
     """
 
     def __init__(
@@ -86,6 +89,8 @@ class EarlyExitEngine:
         self.points = scheme.points(model.num_exits)
         self.thresholds = validate_thresholds(thresholds, len(self.points))
         self.point_costs = scheme.point_costs(exit_cost, num_frames)  # (P,)
+        # heads whose points all have threshold 1.0 can never stop a video: they are skipped
+        self.live = scheme.live_exits(self.thresholds, model.num_exits)
         if scheme.groups > 1 and shift_mode(model) == "offline":
             raise CheckpointError(
                 f"the {scheme.name} scheme feeds frames group by group and needs a causal "
@@ -93,9 +98,10 @@ class EarlyExitEngine:
                 "online-shift or no-shift checkpoint"
             )
 
-    def _stops(self, points: Tensor, logits: Tensor) -> Tensor:
+    def _stops(self, points: Tensor, logits: Tensor, videos: Tensor) -> Tensor:
         """(n,) bool: which running videos stop, given each one's decision point ``points`` (n,)
-        and its video logits (n, C).
+        and its video logits (n, C); ``videos`` (n,): their indices in the clips given to
+        :meth:`run` (unused here; for subclasses that decide per video).
 
         The rule of :meth:`Scheme.should_stop` (float64 softmax, a threshold of 1.0 never fires,
         the last point always answers) with the thresholds validated once in ``__init__``.
@@ -156,12 +162,14 @@ class EarlyExitEngine:
             for j, k in enumerate(exits):
                 for stage in range(exits[j - 1] + 1 if j else 0, k + 1):
                     state = model.stage(stage, state, per_group, cache)
+                if not self.live[k]:  # a head that cannot fire is not evaluated
+                    continue
                 head = model.heads[k]
                 f = head.features(state).view(len(active), per_group, -1).sum(1)  # (n, D_k)
                 sums[k] = f if sums[k] is None else sums[k] + f
                 logits = head.classifier(sums[k] / seen)  # (n, C)
                 points = group * len(exits) + j  # (n,) decision point of each video
-                done = self._stops(points, logits)
+                done = self._stops(points, logits, active)
                 if done.any():
                     idx = active[done].cpu()
                     pred[idx] = logits[done].argmax(1).cpu()

@@ -47,7 +47,7 @@ from dynamic_inference.calibrate import (
 from dynamic_inference.engine import EarlyExitEngine
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.exits import MultiExitNet
-from dynamic_inference.schemes import Scheme, frame_order, make_scheme, simulate
+from dynamic_inference.schemes import Scheme, Thresholds, frame_order, make_scheme, simulate
 from dynamic_inference.train import REPO_ROOT, TrainConfig, load_checkpoint
 
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "tiny_online.pt"
@@ -164,17 +164,28 @@ def full_gflops(model: MultiExitNet, cfg: TrainConfig) -> float:
     return cfg.frames * cost_table(model, cfg.input_size).full_gflops_per_frame
 
 
-def scheme_exit_gflops(scheme: Scheme, model: MultiExitNet, cfg: TrainConfig) -> list[float]:
+def scheme_exit_gflops(
+    scheme: Scheme, model: MultiExitNet, cfg: TrainConfig, thresholds: Thresholds | None = None
+) -> list[float]:
     """The per-frame exit costs a scheme pays: schemes that only use the last exit (full
     inference, input axis) never evaluate the earlier heads, so their last entry is the cost of
-    stem + stages + the last head; depth and unified schemes pay for every head on the way."""
+    stem + stages + the last head; depth and unified schemes pay for every head on the way, or,
+    given ``thresholds``, only for the heads that can stop a video (:meth:`Scheme.live_exits`;
+    the engine skips the others)."""
     from dynamic_inference.flops import cost_table
 
     table = cost_table(model, cfg.input_size)
-    costs = list(table.gflops_per_frame)
     if not scheme.depth:
+        costs = list(table.gflops_per_frame)
         costs[-1] = table.full_gflops_per_frame
-    return costs
+        return costs
+    k_all = model.num_exits
+    live = [True] * k_all if thresholds is None else scheme.live_exits(thresholds, k_all)
+    stages = list(table.stage_gflops)  # stem counted in stage 0
+    return [
+        sum(stages[: k + 1]) + sum(h for h, on in zip(table.head_gflops[: k + 1], live) if on)
+        for k in range(model.num_exits)
+    ]
 
 
 def order_for(scheme: Scheme, cfg: TrainConfig) -> Tensor:
@@ -296,6 +307,9 @@ def evaluate(
     val = split_logits(model, cfg, "val", perm, data, batch_size, device, key)
     test = split_logits(model, cfg, split, perm, data, batch_size, device, key)
     thresholds, rule = choose_thresholds(sch, val, costs, budget, threshold)
+    # heads that cannot stop a video with these thresholds are neither run nor paid for
+    exit_cost = scheme_exit_gflops(sch, model, cfg, thresholds)
+    costs = sch.point_costs(exit_cost, cfg.frames)
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thresholds)
     val_op = evaluate_thresholds(sch.point_logits(val.frame_logits), val.labels, costs, thresholds)
     points = sch.points(model.num_exits)

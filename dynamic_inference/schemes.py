@@ -277,6 +277,19 @@ class Scheme:
     def num_points(self, num_exits: int) -> int:
         return len(self.points(num_exits))
 
+    def live_exits(self, thresholds: Thresholds, num_exits: int) -> list[bool]:
+        """Which exits' heads can end a video: exit k is live if one of its decision points,
+        other than the last point, has a threshold < 1.0 (a threshold of 1.0 never fires); the
+        last exit always is. The heads of the other exits need not run, nor be paid for
+        (:func:`dynamic_inference.evaluate.scheme_exit_gflops`; the engine skips them)."""
+        points = self.points(num_exits)
+        thr = validate_thresholds(thresholds, len(points))
+        live = [False] * num_exits
+        live[-1] = True
+        for p, t in zip(points[:-1], thr[:-1].tolist()):
+            live[p.exit - 1] = live[p.exit - 1] or t < 1.0
+        return live
+
     def point_costs(self, exit_cost: Sequence[float] | Tensor, num_frames: int) -> Tensor:
         """``(P,)`` float64: cost per video of stopping at each point (module docstring)."""
         cost = check_exit_cost(exit_cost)  # (K,)

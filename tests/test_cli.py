@@ -86,6 +86,21 @@ def test_evaluate_report_contract():
     assert len(r["thresholds"]) == 16 and all(0 <= t <= 1 for t in r["thresholds"])
 
 
+def test_thresholds_that_never_fire_cost_full_inference():
+    """Regression: with every threshold at 1.0 the depth and unified schemes only answer at the
+    last point, yet were charged for every earlier head (6% more than full inference). Heads
+    that cannot fire are now neither run by the engine nor paid for."""
+    ck = ROOT / "checkpoints" / "tiny_online.pt"
+    if not ck.is_file():
+        pytest.skip("shipped checkpoint absent")
+    from dynamic_inference.evaluate import evaluate
+
+    for scheme in ("depth", "unified"):
+        r = evaluate(ck, "test", scheme, threshold=1.0, engine=False)
+        assert r["gflops_per_video"] == pytest.approx(r["full_gflops_per_video"], abs=1e-4)
+        assert r["reduction_pct"] == pytest.approx(0.0, abs=0.01)
+
+
 def test_demo_lists_videos_in_aligned_columns(tmp_path: Path):
     """The main job on the embedded default: per video the true and predicted class and where
     it stopped, a summary, a PNG and a JSON. Regression: long file and class names ran into the

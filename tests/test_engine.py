@@ -114,6 +114,35 @@ def test_continuous_batching_keeps_the_batch_full_and_computes_each_group_once(b
     assert torch.equal(res.stop, whole.stop) and torch.equal(res.pred, whole.pred)
 
 
+def test_heads_that_cannot_fire_are_not_run():
+    """A head whose points all have threshold 1.0 never stops a video: the engine skips it, and
+    its stops still equal the simulation's (costs without that head)."""
+    torch.manual_seed(0)
+    model = ToyNet().eval()
+    calls = {k: 0 for k in range(3)}
+    for k, head in enumerate(model.heads):
+        head.features.register_forward_hook(lambda *a, k=k: calls.__setitem__(k, calls[k] + 1))
+    sch = make_scheme("unified", groups=4)
+    thresholds = [1.0, 0.3, 1.0] * 4  # exit 1 never fires, exit 2 may, exit 3 answers last
+    assert sch.live_exits(thresholds, 3) == [False, True, True]
+    clips = torch.randn(5, 8, 3, 16, 16) * 3
+    res = EarlyExitEngine(model, sch, thresholds, [1.0, 2.5, 4.0], 8).run(clips)
+    assert calls[0] == 0 and calls[1] > 0
+    sim = simulate(sch, _frame_logits(model, clips), torch.zeros(5, dtype=torch.long),
+                   [1.0, 2.5, 4.0], thresholds)
+    assert torch.equal(res.stop, sim.stop) and torch.equal(res.pred, sim.pred)
+
+
+def test_live_exits():
+    assert make_scheme("depth").live_exits([1.0, 0.5, 1.0, 0.0], 4) == [False, True, False, True]
+    assert make_scheme("input", groups=2).live_exits([0.5, 1.0], 3) == [False, False, True]
+    unified = make_scheme("unified", groups=2)  # g1/e1, g1/e2, g2/e1, g2/e2
+    assert unified.live_exits([1.0, 1.0, 0.9, 1.0], 2) == [True, True]
+    assert unified.live_exits([1.0, 0.9, 1.0, 0.0], 2) == [False, True]
+    with pytest.raises(ConfigError):
+        unified.live_exits([1.0, 2.0, 1.0, 1.0], 2)
+
+
 def test_bad_batch_is_refused():
     eng = EarlyExitEngine(ToyNet(), make_scheme("depth"), [0.5] * 3, [1, 2, 3], 8)
     for bad in (0, -1, 2.5, True):

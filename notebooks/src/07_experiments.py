@@ -112,6 +112,7 @@ for name, sch in SCHEMES.items():
     costs = sch.point_costs(exit_cost, cfg.frames)
     val, test = logits_of(sch, "val"), logits_of(sch, "test")
     thr, rule = choose_thresholds(sch, val, costs)
+    exit_cost = scheme_exit_gflops(sch, model, cfg, thr)  # heads that cannot fire are not paid
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
     points = sch.points(model.num_exits)
     per_group = cfg.frames // sch.groups
@@ -157,7 +158,8 @@ for name, res in results.items():
     for g in GROUPS:
         val_g, test_g = subset(res["val"], g), subset(res["test"], g)
         thr, _ = choose_thresholds(sch, val_g, res["costs"])
-        sim = simulate(sch, test_g.frame_logits, test_g.labels, res["exit_cost"], thr)
+        paid = scheme_exit_gflops(sch, model, cfg, thr)
+        sim = simulate(sch, test_g.frame_logits, test_g.labels, paid, thr)
         full_top1 = results["full"][g]["top1"]
         per_group[(name, g)] = {"top1": sim.top1, "gflops": sim.mean_cost,
                                 "cut": 100.0 * (1 - sim.mean_cost / FULL_G)}

@@ -63,6 +63,7 @@ for name, sch in (("depth", make_scheme("depth")),
     val = split_logits(model, cfg, "val", perm, P.data, device=P.device, key=KEY)
     test = split_logits(model, cfg, "test", perm, P.data, device=P.device, key=KEY)
     thr, _ = choose_thresholds(sch, val, costs)
+    exit_cost = scheme_exit_gflops(sch, model, cfg, thr)  # heads that cannot fire are not paid
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
     conf, _ = confidence(sch.point_logits(test.frame_logits))  # (V, P)
     pts = sch.points(K)
