@@ -9,7 +9,12 @@ a scheme from the logits of every decision point. This module *executes* it:
   and frames a video does not need are never computed;
 * with the online (causal) shift, group g continues the videos through the
   :class:`~dynamic_inference.shift.ShiftCache` of groups < g, and the pooled features of earlier
-  groups are kept as running sums per exit: nothing is recomputed when a new group arrives.
+  groups are kept as running sums per exit: nothing is recomputed when a new group arrives;
+* with ``run(clips, batch=B)`` at most B videos run at once and waiting videos take the places
+  of the stopped ones at the next group (*continuous batching*), so one step may hold videos at
+  different groups, each with its own decision points;
+* the head of an exit whose points all have threshold 1.0 can never stop a video and is not
+  evaluated (:meth:`~dynamic_inference.schemes.Scheme.live_exits`).
 
 Its predictions, stop points and costs equal the simulation on the same clips (a test checks it),
 and it measures wall-clock time. FLOPs are not time, so :func:`measure_latency` also measures a
