@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_mutually_exclusive_group()
     g.add_argument("--budget", type=float, help="mean GFLOPs/video, calibrated on val")
     g.add_argument("--threshold", type=float, help="one shared confidence threshold")
+    g.add_argument("--budget-ms", type=float,
+                   help="mean milliseconds of compute per video on this machine (a latency "
+                   "table is measured first), calibrated on val")
     s.add_argument("--json", dest="json_out", default=None, metavar="OUT")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--device", default="cpu")

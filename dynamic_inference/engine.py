@@ -202,14 +202,19 @@ def measure_latency(
     batch: int = 8,
     repeats: int = 5,
     device: str = "cpu",
+    heads: str = "all",
 ) -> list[float]:
     """Measured cumulative milliseconds per frame up to each exit (head included).
 
     Times stem + stages + the head of each checkpoint on ``batch`` random clips of ``num_frames``
     frames, median of ``repeats``; the time of the cheap heads of earlier exits is included in
-    later entries, as the depth scheme evaluates them. Use it as ``exit_cost`` to calibrate for a
-    time budget instead of a FLOPs budget.
+    later entries, as the depth scheme evaluates them (``heads="all"``; ``"last"``: only the last
+    head runs, as in full inference and the input axis). Use it as ``exit_cost`` to calibrate for
+    a time budget instead of a FLOPs budget (``evaluate(..., budget_ms=...)``). Call it with
+    ``num_frames`` = the frames of one group: the engine feeds the network group by group.
     """
+    if heads not in ("all", "last"):
+        raise ConfigError(f"heads must be 'all' or 'last', got {heads!r}")
     model = model.eval().to(device)
     x = torch.randn(batch * num_frames, 3, size, size, device=device)
     k_all = model.num_exits
@@ -219,7 +224,8 @@ def measure_latency(
         state = model.stem(x)
         for k in range(k_all):
             state = model.stage(k, state, num_frames, None)
-            model.heads[k](state)
+            if heads == "all" or k == k_all - 1:
+                model.heads[k](state)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             if r > 0:  # the first round warms up

@@ -44,7 +44,7 @@ from dynamic_inference.calibrate import (
     static_baselines,
     sweep_shared_threshold,
 )
-from dynamic_inference.engine import EarlyExitEngine
+from dynamic_inference.engine import EarlyExitEngine, measure_latency
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.exits import MultiExitNet
 from dynamic_inference.schemes import Scheme, Thresholds, frame_order, make_scheme, simulate
@@ -206,8 +206,12 @@ def choose_thresholds(
     budget: float | None = None,
     threshold: float | None = None,
     max_val_loss: float = 0.5,
+    unit: str = "GFLOPs",
 ) -> tuple[list[float], str]:
-    """Thresholds from validation only; returns them and a one-line description of the rule."""
+    """Thresholds from validation only; returns them and a one-line description of the rule.
+
+    ``costs``: cost per video of each decision point, in ``unit`` (GFLOPs, or milliseconds from
+    a measured latency table); ``budget`` is in the same unit."""
     n_points = len(costs)
     if threshold is not None:
         if not 0.0 <= threshold <= 1.0 or threshold != threshold:
@@ -216,12 +220,14 @@ def choose_thresholds(
     pl = scheme.point_logits(val.frame_logits)
     if budget is not None:
         full = float(costs[-1])
-        if not 0 < budget <= full * (1 + 1e-9):
+        first = float(costs[0])
+        if not first <= budget <= full * (1 + 1e-9):
             raise ConfigError(
-                f"--budget must be in (0, {full:.4g}] GFLOPs/video (the full cost), got {budget}"
+                f"the budget must be in [{first:.4g}, {full:.4g}] {unit}/video (from stopping "
+                f"everything at the first decision point to the full cost), got {budget:g}"
             )
         cal = calibrate_for_budget(pl, val.labels, costs, budget)
-        return list(cal.thresholds), f"budgeted (MSDNet) for {budget:g} GFLOPs/video on val"
+        return list(cal.thresholds), f"budgeted (MSDNet) for {budget:g} {unit}/video on val"
     if n_points == 1:
         return [0.0], "single decision point"
     blocks = exit_blocks([pt.exit for pt in scheme.points(val.frame_logits.shape[1])])
@@ -288,12 +294,22 @@ def evaluate(
     batch_size: int = 32,
     device: str = "cpu",
     engine: bool = True,
+    budget_ms: float | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``scheme`` on ``split`` with thresholds calibrated on val; returns the report."""
+    """Evaluate ``scheme`` on ``split`` with thresholds calibrated on val; returns the report.
+
+    ``budget_ms``: a *time* budget (milliseconds of compute per video on this machine) instead
+    of a FLOPs budget: a latency table is measured here (:func:`engine.measure_latency`, calls of
+    one group of frames at ``batch_size`` videos) and MSDNet's calibration solves for it on val.
+    """
     if threshold is not None and not 0.0 <= threshold <= 1.0:  # also rejects NaN
         raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
     if budget is not None and not budget > 0:
         raise ConfigError(f"--budget must be > 0 GFLOPs/video, got {budget}")
+    if budget_ms is not None and (budget is not None or threshold is not None):
+        raise ConfigError("--budget-ms cannot be combined with --budget or --threshold")
+    if budget_ms is not None and not budget_ms > 0:  # also rejects NaN
+        raise ConfigError(f"--budget-ms must be > 0 ms/video, got {budget_ms}")
     if split == "val" and (budget is not None or threshold is None):
         print("note: thresholds are calibrated on val; evaluating on val too", file=sys.stderr)
     model, cfg, prov = load_checkpoint(checkpoint, device=device)
@@ -306,7 +322,14 @@ def evaluate(
     key = str(Path(checkpoint).resolve())
     val = split_logits(model, cfg, "val", perm, data, batch_size, device, key)
     test = split_logits(model, cfg, split, perm, data, batch_size, device, key)
-    thresholds, rule = choose_thresholds(sch, val, costs, budget, threshold)
+    latency: list[float] | None = None
+    if budget_ms is not None:  # calibrate on measured time instead of FLOPs
+        latency = measure_latency(model, cfg.frames // sch.groups, cfg.input_size, batch_size,
+                                  device=device, heads="all" if sch.depth else "last")
+        ms_costs = sch.point_costs(latency, cfg.frames)  # (P,) ms per video
+        thresholds, rule = choose_thresholds(sch, val, ms_costs, budget_ms, unit="ms")
+    else:
+        thresholds, rule = choose_thresholds(sch, val, costs, budget, threshold)
     # heads that cannot stop a video with these thresholds are neither run nor paid for
     exit_cost = scheme_exit_gflops(sch, model, cfg, thresholds)
     costs = sch.point_costs(exit_cost, cfg.frames)
@@ -351,6 +374,14 @@ def evaluate(
     )
     orc = oracle(sch.point_logits(test.frame_logits), test.labels, costs)
     report["oracle"] = {"top1": round(orc.top1, 2), "gflops_per_video": round(orc.mean_cost, 4)}
+    if latency is not None:
+        ms_costs = sch.point_costs(latency, cfg.frames)
+        report["latency_ms_per_frame"] = [round(v, 5) for v in latency]
+        report["budget_ms_per_video"] = budget_ms
+        report["predicted_ms_per_video"] = round(float(ms_costs[sim.stop].mean()), 3)
+        report["val_predicted_ms_per_video"] = round(evaluate_thresholds(
+            sch.point_logits(val.frame_logits), val.labels, ms_costs, thresholds).mean_cost, 3)
+        report["full_predicted_ms_per_video"] = round(float(ms_costs[-1]), 3)
     if engine:
         ds = eval_split(cfg, split, data)
         pred, stop, wall = run_engine(
@@ -416,7 +447,7 @@ def curves(
 def cli_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(
         args.checkpoint, args.split, args.scheme, args.order, args.groups, args.budget,
-        args.threshold, args.data, args.batch_size, args.device,
+        args.threshold, args.data, args.batch_size, args.device, budget_ms=args.budget_ms,
     )
     text = json.dumps(report, indent=2)
     if args.json_out:

@@ -86,6 +86,37 @@ def test_evaluate_report_contract():
     assert len(r["thresholds"]) == 16 and all(0 <= t <= 1 for t in r["thresholds"])
 
 
+def test_time_budget_is_calibrated_on_a_measured_latency_table():
+    """``budget_ms``: thresholds for a mean compute time per video on this machine (issue 7:
+    calibration can target a time budget). On val, the predicted time is within the budget."""
+    ck = ROOT / "checkpoints" / "tiny_online.pt"
+    if not ck.is_file():
+        pytest.skip("shipped checkpoint absent")
+    from dynamic_inference.engine import measure_latency
+    from dynamic_inference.errors import ConfigError
+    from dynamic_inference.evaluate import evaluate
+    from dynamic_inference.schemes import make_scheme
+    from dynamic_inference.train import load_checkpoint
+
+    model, cfg, _ = load_checkpoint(ck)
+    sch = make_scheme("unified")
+    ms = sch.point_costs(measure_latency(model, 4, cfg.input_size, batch=32), cfg.frames)
+    budget = float(ms[0] + ms[-1]) / 2  # well inside [first point, full] despite timing noise
+    r = evaluate(ck, "test", "unified", engine=False, budget_ms=budget)
+    assert r["budget_ms_per_video"] == budget and len(r["latency_ms_per_frame"]) == 4
+    assert r["val_predicted_ms_per_video"] <= budget + 1e-3  # rounded to 3 decimals
+    assert r["predicted_ms_per_video"] < r["full_predicted_ms_per_video"]
+    assert "ms/video" in r["threshold_rule"] and r["reduction_pct"] > 0
+    with pytest.raises(ConfigError, match="ms/video"):
+        evaluate(ck, "test", "unified", engine=False, budget_ms=1e6)  # above the full cost
+    with pytest.raises(ConfigError, match="budget-ms"):
+        evaluate(ck, "test", "unified", engine=False, budget_ms=-1.0)
+    with pytest.raises(ConfigError, match="combined"):
+        evaluate(ck, "test", "unified", engine=False, budget_ms=budget, threshold=0.5)
+    assert_clean_error(run("evaluate", "--checkpoint", str(ck), "--scheme", "depth",
+                           "--budget-ms", "0"), "budget-ms")
+
+
 def test_thresholds_that_never_fire_cost_full_inference():
     """Regression: with every threshold at 1.0 the depth and unified schemes only answer at the
     last point, yet were charged for every earlier head (6% more than full inference). Heads
