@@ -224,7 +224,9 @@ def forced_targets(fractions: Sequence[float], n: int, seed: int = 0) -> torch.T
 def forced_stop_engine(*args: Any, **kwargs: Any) -> Any:
     """An :class:`~dynamic_inference.engine.EarlyExitEngine` whose videos stop at given points.
 
-    Same arguments as the engine; call ``engine.run_forced(clips, targets)`` with ``targets`` from
+    Same arguments as the engine, with thresholds below 1.0 (their values are ignored, but a
+    threshold of 1.0 would switch that exit's head off); call ``engine.run_forced(clips,
+    targets)`` with ``targets`` from
     :func:`forced_targets`. The real stopping rule is still evaluated at every decision point (its
     cost, a softmax and a device-to-host copy, is part of the engine's time), but its answer is
     replaced by "stop if this is the video's target point". For random-weight paper-scale models,
@@ -235,13 +237,12 @@ def forced_stop_engine(*args: Any, **kwargs: Any) -> Any:
     class ForcedStopEngine(EarlyExitEngine):
         _targets: torch.Tensor
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.live = [True] * len(self.live)  # a forced stop may be at any exit
-
         def run_forced(self, clips: torch.Tensor, targets: torch.Tensor) -> Any:
             if targets.shape != (clips.shape[0],) or int(targets.max()) >= len(self.points):
                 raise BenchmarkError("targets must be (N,) decision-point indices of the scheme")
+            if not all(self.live):
+                raise BenchmarkError("a forced-stop engine needs thresholds < 1.0 at every "
+                                     "exit (a threshold of 1.0 switches its head off)")
             self._targets = targets.to(clips.device)
             return self.run(clips)
 

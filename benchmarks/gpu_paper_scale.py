@@ -153,7 +153,7 @@ def measure_model(name: str, a: argparse.Namespace) -> dict[str, Any]:
         )
     targets = forced_targets(fractions, a.batch, seed=0)
     exit_cost = list(table.gflops_per_frame)
-    dyn = forced_stop_engine(model, depth, [1.0] * n_points, exit_cost, a.frames)
+    dyn = forced_stop_engine(model, depth, [0.0] * n_points, exit_cost, a.frames)  # ignored
     full = EarlyExitEngine(model, make_scheme("full"), [0.0], exit_cost, a.frames)
     full_ns = EarlyExitEngine(noshift, make_scheme("full"), [0.0], exit_cost, a.frames)
     clips = torch.randn(a.batch, a.frames, 3, a.size, a.size, device=a.device)

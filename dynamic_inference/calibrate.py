@@ -455,17 +455,20 @@ def cheapest_within(
     ``curves`` if already computed on the same scores) and the descent with ``blocks``.
     ``max_loss`` may be negative (a setting must then *beat* full inference by that much); when
     no setting qualifies, full inference is returned."""
-    table = _table(point_logits, labels, costs, probs)
-    full = torch.ones(table.num_points, dtype=torch.float64)
-    full_top1, full_cost = table.evaluate(full)
-    floor = full_top1 - max_loss
+    full = _full_inference(_table(point_logits, labels, costs, probs))
+    floor = full.top1 - max_loss
     if curves is None:
         curves = threshold_curves(point_logits, labels, costs, probs)
     descent = descend_thresholds(point_logits, labels, costs, floor, probs=probs, blocks=blocks)
     ok = [op for op in [*curves, descent] if op.top1 >= floor]
-    if not ok:
-        return OperatingPoint("full", full_cost, full_top1, tuple(full.tolist()))
-    return min(ok, key=lambda op: (op.mean_cost, -op.top1))
+    return min(ok, key=lambda op: (op.mean_cost, -op.top1)) if ok else full
+
+
+def _full_inference(table: _PointTable) -> OperatingPoint:
+    """Only the last point answers (every other threshold 1.0)."""
+    full = torch.ones(table.num_points, dtype=torch.float64)
+    top1, cost = table.evaluate(full)
+    return OperatingPoint("full", cost, top1, tuple(full.tolist()))
 
 
 @dataclass(frozen=True)
@@ -505,33 +508,32 @@ def calibrate_within_loss(
     if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= v:
         raise ConfigError(f"folds must be an integer in 2..{v} (the number of videos), "
                           f"got {folds!r}")
-    full = torch.ones(table.num_points, dtype=torch.float64)
     gen = torch.Generator().manual_seed(seed)
-    splits = []  # (videos to choose on, held-out videos, their curves)
+    splits = []  # (videos to choose on, their curves, held-out table, its full-inference top-1)
     for _ in range(repeats):
         parts = torch.randperm(v, generator=gen).chunk(folds)
         for i, held in enumerate(parts):
             rest = torch.cat([p for j, p in enumerate(parts) if j != i])
             curves = threshold_curves(point_logits[rest], labels[rest], costs, probs)
-            splits.append((rest, held, curves))
+            held_table = _PointTable(table.conf[held], table.correct[held], table.costs)
+            splits.append((rest, curves, held_table, _full_inference(held_table).top1))
     for margin in margins:
         floor = max_loss - margin
         loss = cost = 0.0
-        for rest, held, curves in splits:
+        for rest, curves, held_table, held_full_top1 in splits:
             op = cheapest_within(
                 point_logits[rest], labels[rest], costs, floor, blocks, probs, curves
             )
-            held_table = _PointTable(table.conf[held], table.correct[held], table.costs)
             top1, held_cost = held_table.evaluate(torch.tensor(op.thresholds))
-            loss += len(held) * (held_table.evaluate(full)[0] - top1)
-            cost += len(held) * held_cost
+            n_held = held_table.conf.shape[0]
+            loss += n_held * (held_full_top1 - top1)
+            cost += n_held * held_cost
         loss, cost = loss / (repeats * v), cost / (repeats * v)
         if loss <= max_loss + 1e-9:
             point = cheapest_within(point_logits, labels, costs, floor, blocks, probs)
             return FloorChoice(point, floor, loss, cost)
-    top1, full_cost = table.evaluate(full)
-    return FloorChoice(OperatingPoint("full", full_cost, top1, tuple(full.tolist())), 0.0, 0.0,
-                       full_cost)
+    full = _full_inference(table)
+    return FloorChoice(full, 0.0, 0.0, full.mean_cost)
 
 
 # --------------------------------------------------------------------------------------------

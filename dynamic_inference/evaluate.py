@@ -317,8 +317,8 @@ def evaluate(
     if sch.groups > 1 and cfg.frames % sch.groups:
         raise ConfigError(f"--groups {groups} must divide the checkpoint's {cfg.frames} frames")
     perm = order_for(sch, cfg)
-    exit_cost = scheme_exit_gflops(sch, model, cfg)
-    costs = sch.point_costs(exit_cost, cfg.frames)
+    # every head priced: what calibration compares and the oracle's bound (any point may stop)
+    costs = sch.point_costs(scheme_exit_gflops(sch, model, cfg), cfg.frames)
     key = str(Path(checkpoint).resolve())
     val = split_logits(model, cfg, "val", perm, data, batch_size, device, key)
     test = split_logits(model, cfg, split, perm, data, batch_size, device, key)
@@ -332,9 +332,10 @@ def evaluate(
         thresholds, rule = choose_thresholds(sch, val, costs, budget, threshold)
     # heads that cannot stop a video with these thresholds are neither run nor paid for
     exit_cost = scheme_exit_gflops(sch, model, cfg, thresholds)
-    costs = sch.point_costs(exit_cost, cfg.frames)
+    paid = sch.point_costs(exit_cost, cfg.frames)
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thresholds)
-    val_op = evaluate_thresholds(sch.point_logits(val.frame_logits), val.labels, costs, thresholds)
+    val_pl = sch.point_logits(val.frame_logits)
+    val_op = evaluate_thresholds(val_pl, val.labels, paid, thresholds)
     points = sch.points(model.num_exits)
     correct = sim.correct
     groups = [getattr(r, "group", None) or "all" for r in test.records]  # scene / temporal
@@ -375,12 +376,11 @@ def evaluate(
     orc = oracle(sch.point_logits(test.frame_logits), test.labels, costs)
     report["oracle"] = {"top1": round(orc.top1, 2), "gflops_per_video": round(orc.mean_cost, 4)}
     if latency is not None:
-        ms_costs = sch.point_costs(latency, cfg.frames)
         report["latency_ms_per_frame"] = [round(v, 5) for v in latency]
         report["budget_ms_per_video"] = budget_ms
         report["predicted_ms_per_video"] = round(float(ms_costs[sim.stop].mean()), 3)
-        report["val_predicted_ms_per_video"] = round(evaluate_thresholds(
-            sch.point_logits(val.frame_logits), val.labels, ms_costs, thresholds).mean_cost, 3)
+        report["val_predicted_ms_per_video"] = round(
+            evaluate_thresholds(val_pl, val.labels, ms_costs, thresholds).mean_cost, 3)
         report["full_predicted_ms_per_video"] = round(float(ms_costs[-1]), 3)
     if engine:
         ds = eval_split(cfg, split, data)
