@@ -49,26 +49,139 @@ def _frame_logits(model, clips):
         return model(clips).stacked_logits()
 
 
+# hand-computed cost per video of each decision point, T = 8 frames, G = 4 groups (2 frames
+# each) for input / unified: stopping at group g, exit k costs (g-1)*2*c[K] + 2*c[k]
+EXIT_COST = {3: [1.0, 2.5, 4.0], 4: [1.0, 2.0, 3.5, 5.0]}
+HAND_COSTS = {
+    3: {"full": [32], "depth": [8, 20, 32], "input": [8, 16, 24, 32],
+        "unified": [2, 5, 8, 10, 13, 16, 18, 21, 24, 26, 29, 32]},
+    4: {"full": [40], "depth": [8, 16, 28, 40], "input": [10, 20, 30, 40],
+        "unified": [2, 4, 7, 10, 12, 14, 17, 20, 22, 24, 27, 30, 32, 34, 37, 40]},
+}
+
+
+def reference_stops(frame_logits, groups: int, depth: bool, thresholds: list[float]):
+    """A second, deliberately plain implementation of the schemes' rule, video by video: visit
+    (g=1: k=1..K), (g=2: ...), ...; the video logits at (g, k) are the mean of exit k's frame
+    logits over the first g groups; stop at the first point with top-1 softmax >= its threshold
+    (a threshold of 1.0 never fires), the last point always answers. Returns (stop, pred)."""
+    v_all, k_all, t, _ = frame_logits.shape
+    per_group = t // groups
+    points = [(g, k) for g in range(1, groups + 1)
+              for k in (range(1, k_all + 1) if depth else [k_all])]
+    stops, preds = [], []
+    for v in range(v_all):
+        for i, (g, k) in enumerate(points):
+            logits = frame_logits[v, k - 1, : g * per_group].double().mean(0)
+            p = torch.softmax(logits, 0)
+            last = i == len(points) - 1
+            if last or (p.max() >= thresholds[i] and thresholds[i] < 1.0):
+                stops.append(i)
+                preds.append(int(p.argmax()))
+                break
+    return torch.tensor(stops), torch.tensor(preds)
+
+
+def spread_thresholds(conf, margin: float = 1e-6) -> list[float]:
+    """Thresholds ``(P,)`` under which the videos of ``conf`` ``(V, P)`` (top-1 probability at
+    each point) stop at *every* point: at each point about an even share of the videos still
+    running stop. Each threshold sits half-way in a gap of at least ``margin`` between two
+    confidences, so float rounding in the engine cannot move a video across it."""
+    v_all, p_all = conf.shape
+    running = torch.ones(v_all, dtype=torch.bool)
+    thresholds = []
+    for p in range(p_all - 1):
+        c = conf[running, p].sort(descending=True).values
+        later = p_all - 1 - p  # points after this one, each needs a video
+        want = max(1, len(c) // (later + 1))
+        cuts = [j for j in range(1, len(c) - later + 1) if c[j - 1] - c[j] > margin]
+        assert cuts, f"no gap to cut at point {p}: {c.tolist()}"
+        j = min(cuts, key=lambda j: abs(j - want))
+        thr = float(c[j - 1] + c[j]) / 2
+        thresholds.append(thr)
+        running &= ~(conf[:, p] >= thr)
+    return thresholds + [0.5]  # the last point's threshold is ignored
+
+
+def _point_confidence(frame_logits, groups: int, depth: bool):
+    """(V, P) top-1 softmax of every decision point, computed plainly (as reference_stops)."""
+    v_all, k_all, t, _ = frame_logits.shape
+    per_group = t // groups
+    cols = [torch.softmax(frame_logits[:, k - 1, : g * per_group].double().mean(1), -1).amax(-1)
+            for g in range(1, groups + 1) for k in (range(1, k_all + 1) if depth else [k_all])]
+    return torch.stack(cols, 1)
+
+
+def _spread(model: MultiExitNet, size: int, spread: float = 3.0) -> MultiExitNet:
+    """Rescale every exit classifier of a random-weight model so that its per-frame logits
+    differ by about ``spread`` (random nets average their inputs away: without this all videos
+    have nearly the same confidence and stop at the same point)."""
+    model.eval()
+    torch.manual_seed(123)
+    probe = torch.randn(16, 8, 3, size, size)
+    with torch.no_grad():
+        frames = _frame_logits(model, probe).transpose(0, 1).flatten(1, 2)  # (K, V*T, C)
+        for k, head in enumerate(model.heads):
+            mean = frames[k].mean(0)  # (C,)
+            scale = spread / float((frames[k] - mean).std())
+            head.classifier.weight.mul_(scale)
+            head.classifier.bias.mul_(scale).sub_(scale * mean)
+    return model
+
+
+def _engine_models():
+    from dynamic_inference.backbones import build_model, msdnet38
+
+    torch.manual_seed(0)
+    return {
+        "toy": (_spread(ToyNet(classes=6), 16), 16),
+        "tiny": (_spread(build_model("tiny", 6, "online"), 64), 64),
+        # MSDNet: the state between stages is a list of scales (compaction indexes each one)
+        "msdnet": (_spread(msdnet38(6, "online", n_blocks=3, base=1, step=1, channels=8,
+                                    growth=4, gr_factor=(1, 2, 4), bn_factor=(1, 2, 4)), 32), 32),
+        "tsm_resnet50": (_spread(build_model("tsm_resnet50", 6, "online"), 32), 32),
+    }
+
+
+@pytest.fixture(scope="module")
+def engine_models():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield _engine_models()
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", ["toy", "tiny", "msdnet", "tsm_resnet50"])
 @pytest.mark.parametrize("scheme", ["full", "depth", "input", "unified"])
-@settings(max_examples=8, deadline=None)
-@given(seed=st.integers(0, 10_000), thr=st.floats(0.2, 0.6),
-       batch=st.sampled_from([None, 1, 2, 3, 7]))
-def test_engine_equals_simulation(scheme, seed, thr, batch):
-    """Whole batch or continuous batching (videos joining as others stop): same decisions."""
-    torch.manual_seed(seed)
-    model = ToyNet().eval()
-    clips = torch.randn(7, 8, 3, 16, 16) * 3
+def test_engine_equals_simulation_with_mixed_stops(engine_models, name: str, scheme: str):
+    """Thresholds are set so that the videos stop at every decision point (a mix, not all at
+    the same one); the engine, whole batch or continuous batching (videos joining as others
+    stop), takes the decisions of a plain reference written here and of the simulation, and
+    its costs are the hand-computed costs of those points. Labels are all different."""
+    model, size = engine_models[name]
+    torch.manual_seed(1)
     sch = make_scheme(scheme, groups=4)
-    exit_cost = [1.0, 2.5, 4.0]
-    points = sch.points(3)
-    thresholds = [thr] * len(points)
+    k_all = model.num_exits
+    n_points = sch.num_points(k_all)
+    clips = torch.randn(2 * n_points + 1, 8, 3, size, size)
     fl = _frame_logits(model, clips)
-    sim = simulate(sch, fl, torch.zeros(7, dtype=torch.long), exit_cost, thresholds)
-    res = EarlyExitEngine(model, sch, thresholds, exit_cost, 8).run(clips, batch=batch)
-    assert torch.equal(res.stop, sim.stop)
-    assert torch.equal(res.pred, sim.pred)
-    torch.testing.assert_close(res.cost, sim.cost.to(res.cost.dtype))
-    assert res.wall_s > 0
+    conf = _point_confidence(fl, sch.groups, sch.depth)
+    thresholds = [0.5] if n_points == 1 else spread_thresholds(conf)
+    stop, pred = reference_stops(fl, sch.groups, sch.depth, thresholds)
+    assert (torch.bincount(stop, minlength=n_points) > 0).all()  # every point is used
+    hand = torch.tensor(HAND_COSTS[k_all][scheme], dtype=torch.float64)
+    labels = torch.arange(len(clips)) % model.num_classes
+    sim = simulate(sch, fl, labels, EXIT_COST[k_all], thresholds)
+    assert torch.equal(sim.stop, stop) and torch.equal(sim.pred, pred)
+    torch.testing.assert_close(sim.cost, hand[stop])
+    assert sim.top1 == pytest.approx(100.0 * float((pred == labels).double().mean()))
+    engine = EarlyExitEngine(model, sch, thresholds, EXIT_COST[k_all], 8)
+    for batch in (None, 1, 3, 5):
+        res = engine.run(clips, batch=batch)
+        assert torch.equal(res.stop, stop), (batch, res.stop, stop)
+        assert torch.equal(res.pred, pred), batch
+        torch.testing.assert_close(res.cost, hand[stop])
+        assert res.wall_s > 0
 
 
 def test_engine_skips_work_of_stopped_videos():
