@@ -184,6 +184,29 @@ def test_engine_equals_simulation_with_mixed_stops(engine_models, name: str, sch
         assert res.wall_s > 0
 
 
+def test_engine_stops_at_a_confidence_exactly_at_the_threshold():
+    """Zero classifiers give equal logits: with 2 classes every point has a confidence of
+    exactly 0.5. A threshold of 0.5 stops every video at the first point, the next float above
+    0.5 sends them all to the last one (the rule is ``>=``)."""
+    import math
+
+    model = ToyNet(classes=2).eval()
+    with torch.no_grad():
+        for head in model.heads:
+            head.classifier.weight.zero_()
+            head.classifier.bias.zero_()
+    clips = torch.randn(4, 8, 3, 16, 16)
+    for scheme in ("depth", "unified"):
+        sch = make_scheme(scheme, groups=2)
+        n = sch.num_points(3)
+        at = EarlyExitEngine(model, sch, [0.5] * n, [1.0, 2.5, 4.0], 8).run(clips, batch=3)
+        assert at.stop.tolist() == [0] * 4
+        above = [math.nextafter(0.5, 1.0)] * n
+        res = EarlyExitEngine(model, sch, above, [1.0, 2.5, 4.0], 8).run(clips, batch=3)
+        assert res.stop.tolist() == [n - 1] * 4
+        assert res.cost.tolist() == [32.0] * 4
+
+
 def test_engine_skips_work_of_stopped_videos():
     """With threshold 0 every video stops at the first point: later stages never run."""
     model = ToyNet().eval()
@@ -208,7 +231,8 @@ def test_continuous_batching_keeps_the_batch_full_and_computes_each_group_once(b
     clips = torch.randn(6, 8, 3, 16, 16) * 3
     # the more confident half stops after group 1 (at g1/e3), the rest at g2/e1
     conf = torch.softmax(sch.point_logits(_frame_logits(model, clips)).double(), -1).amax(-1)
-    thresholds = [1.0, 1.0, float(conf[:, 2].median())] + [0.0] * 9
+    middle = conf[:, 2].sort().values[2:4]  # half-way between the 3rd and 4th: no video
+    thresholds = [1.0, 1.0, float(middle.mean())] + [0.0] * 9  # sits on the knife's edge
     rows.clear()
     res = EarlyExitEngine(model, sch, thresholds, [1.0, 2.0, 3.0], 8).run(clips, batch=batch)
     per_group = 2
@@ -223,8 +247,9 @@ def test_continuous_batching_keeps_the_batch_full_and_computes_each_group_once(b
     assert len(rows) <= chunked
     if batch == 2:  # here the chunks' first videos stop a group before their partners
         assert len(rows) < chunked
-    whole = EarlyExitEngine(model, sch, thresholds, [1.0, 2.0, 3.0], 8).run(clips)
-    assert torch.equal(res.stop, whole.stop) and torch.equal(res.pred, whole.pred)
+    sim = simulate(sch, _frame_logits(model, clips), torch.arange(6) % 5, [1.0, 2.0, 3.0],
+                   thresholds)
+    assert torch.equal(res.stop, sim.stop) and torch.equal(res.pred, sim.pred)
 
 
 def test_heads_that_cannot_fire_are_not_run():
@@ -282,9 +307,27 @@ def test_bad_thresholds_and_shapes():
         eng.run(torch.randn(2, 4, 3, 16, 16))
 
 
-def test_latency_table_is_cumulative():
-    ms = measure_latency(ToyNet(), num_frames=4, size=16, batch=2, repeats=2)
-    assert len(ms) == 3 and all(a <= b for a, b in zip(ms, ms[1:])) and ms[0] > 0
+def test_latency_table_by_hand(monkeypatch):
+    """A fake clock that each stage and head call advances by a known time (stage k: k+1 ms,
+    every head 0.5 ms): the table is cumulative milliseconds per frame, earlier heads counted
+    with ``heads="all"`` and not with ``"last"``, divided by the batch's frames."""
+    import types
+
+    import dynamic_inference.engine as engine_mod
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(engine_mod, "time", types.SimpleNamespace(
+        perf_counter=lambda: clock["t"]))
+    model = ToyNet()
+    for k, stage in enumerate(model.stages):
+        stage.register_forward_hook(lambda *a, k=k: clock.__setitem__("t", clock["t"] + (k + 1) * 1e-3))
+    for head in model.heads:
+        head.register_forward_hook(lambda *a: clock.__setitem__("t", clock["t"] + 0.5e-3))
+    frames = 2 * 4  # batch x num_frames
+    ms = measure_latency(model, num_frames=4, size=16, batch=2, repeats=3)
+    assert ms == pytest.approx([1.5 / frames, 4.0 / frames, 7.5 / frames])
+    last = measure_latency(model, num_frames=4, size=16, batch=2, repeats=3, heads="last")
+    assert last == pytest.approx([1.0 / frames, 3.0 / frames, 6.5 / frames])
 
 
 SAMPLE = (Path(__file__).resolve().parents[1] / "datasets_mini" / "sample"

@@ -17,6 +17,7 @@ from dynamic_inference.schemes import (
     InputScheme,
     UnifiedScheme,
     coarse_to_fine,
+    first_confident,
     frame_order,
     make_scheme,
     simulate,
@@ -130,21 +131,43 @@ def test_points_and_costs() -> None:
     assert unified.point_costs(COST, t).tolist() == [4.0, 8.0, 16.0, 20.0, 24.0, 32.0]
 
 
+@pytest.mark.parametrize(
+    "groups, frames, cost, expected",
+    [
+        # n = 2 frames per group: g1/e1 = 2*1, g1/e2 = 2*3, g2/e1 = 2*3 + 2*1, g2/e2 = 4*3
+        (2, 4, [1.0, 3.0], [2.0, 6.0, 8.0, 12.0]),
+        # n = 2: g1 = 2*(2, 5, 7); g2 = 14 + g1; g3 = 28 + g1
+        (3, 6, [2.0, 5.0, 7.0], [4.0, 10.0, 14.0, 18.0, 24.0, 28.0, 32.0, 38.0, 42.0]),
+        # n = 1: g1 = (0.5, 1.5); g2 = 1.5 + g1; ...
+        (4, 4, [0.5, 1.5], [0.5, 1.5, 2.0, 3.0, 3.5, 4.5, 5.0, 6.0]),
+        # one group: the depth scheme's costs, T * cost_k
+        (1, 8, [1.0, 2.0, 4.0], [8.0, 16.0, 32.0]),
+    ],
+)
+def test_unified_costs_by_hand(groups, frames, cost, expected) -> None:
+    assert UnifiedScheme(groups).point_costs(cost, frames).tolist() == expected
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.integers(1, 6),
     st.integers(1, 4),
-    st.lists(st.floats(0.01, 100.0), min_size=1, max_size=5),
+    st.lists(st.floats(0.01, 100.0), min_size=1, max_size=5).map(lambda c: sorted(c)),
 )
-def test_unified_cost_formula(groups: int, per_group: int, cost: list[float]) -> None:
+def test_unified_cost_invariants(groups: int, per_group: int, cost: list[float]) -> None:
+    """Invariants, not the formula: the last point costs full inference; one more group at the
+    same exit costs one more group of full frames; within a group costs grow with the exit
+    (cumulative exit costs); the input scheme's points are the unified scheme's last exits."""
     t = groups * per_group
     k = len(cost)
-    scheme = UnifiedScheme(groups)
-    costs = scheme.point_costs(cost, t)
-    for i, p in enumerate(scheme.points(k)):
-        expected = (p.group - 1) * per_group * cost[-1] + per_group * cost[p.exit - 1]
-        assert costs[i].item() == pytest.approx(expected)
-    assert costs[-1].item() == pytest.approx(t * cost[-1])  # last point = full inference
+    costs = UnifiedScheme(groups).point_costs(cost, t).view(groups, k)  # (G, K)
+    assert costs[-1, -1].item() == pytest.approx(t * cost[-1])
+    torch.testing.assert_close(costs[1:] - costs[:-1],
+                               torch.full((groups - 1, k), per_group * cost[-1],
+                                          dtype=torch.float64))
+    assert (costs[:, 1:] >= costs[:, :-1]).all()
+    torch.testing.assert_close(InputScheme(groups, "sequential").point_costs(cost, t),
+                               costs[:, -1])
 
 
 def test_bad_exit_cost() -> None:
@@ -272,6 +295,33 @@ def test_threshold_one_never_fires_even_on_saturated_softmax() -> None:
     fl[..., 0] = 1000.0  # softmax rounds to exactly 1.0
     assert DepthScheme().decide(DepthScheme().point_logits(fl), [1.0, 0.0]).item() == 1
     assert DepthScheme().decide(DepthScheme().point_logits(fl), [0.99, 0.0]).item() == 0
+
+
+def test_confidence_exactly_at_the_threshold_stops() -> None:
+    """The rule is ``>=``: exactly representable confidences (equal logits of 2 classes give
+    a softmax of exactly 0.5, of 4 classes 0.25; probabilities 0.75) stop at a threshold equal
+    to them, and do not at the next float above."""
+    above = math.nextafter(0.5, 1.0)
+    fl = torch.zeros(3, 2, 4, 2)  # (V, K, T, C): every point has confidence exactly 0.5
+    labels = torch.tensor([0, 1, 0])
+    assert simulate(DepthScheme(), fl, labels, [1.0, 2.0], [0.5, 0.0]).stop.tolist() == [0] * 3
+    assert simulate(DepthScheme(), fl, labels, [1.0, 2.0], [above, 0.0]).stop.tolist() == [1] * 3
+    unified = UnifiedScheme(2)
+    res = simulate(unified, fl, labels, [1.0, 2.0], [1.0, 1.0, 0.5, 0.0])
+    assert res.stop.tolist() == [2] * 3 and res.cost.tolist() == [6.0] * 3  # g2/e1 = 2*2 + 2*1
+    fl4 = torch.zeros(2, 1, 2, 4)  # four equal logits: exactly 0.25
+    assert simulate(InputScheme(2), fl4, torch.tensor([0, 3]), [1.0], 0.25).stop.tolist() == [0, 0]
+    assert simulate(InputScheme(2), fl4, torch.tensor([0, 3]), [1.0],
+                    math.nextafter(0.25, 1.0)).stop.tolist() == [1, 1]
+    probs = torch.tensor([[[0.75, 0.25], [0.75, 0.25]]], dtype=torch.float64)  # (V, P, C)
+    assert DepthScheme().decide(probs, [0.75, 0.0], probs=True).tolist() == [0]
+    assert DepthScheme().decide(probs, [math.nextafter(0.75, 1.0), 0.0], probs=True).tolist() == [1]
+    pl = DepthScheme().point_logits(fl)
+    assert DepthScheme().should_stop(0, 2, pl[:, 0], [0.5, 0.0]).tolist() == [True] * 3
+    assert DepthScheme().should_stop(0, 2, pl[:, 0], [above, 0.0]).tolist() == [False] * 3
+    conf = torch.tensor([[0.5, 0.75], [0.25, 0.75]], dtype=torch.float64)
+    thr = torch.tensor([0.5, 0.75], dtype=torch.float64)
+    assert first_confident(conf, thr).tolist() == [0, 1]
 
 
 def test_last_point_always_answers() -> None:
