@@ -187,7 +187,8 @@ def test_class_list_formats(tmp_path: Path) -> None:
 def test_kinetics_real_files() -> None:
     label_map = read_class_list(REAL / "kinetics400/label_map_k400.txt")
     assert len(label_map) == 400
-    assert read_class_list(REAL / "kinetics400/kinetics_classnames.json") is not None
+    names = read_class_list(REAL / "kinetics400/kinetics_classnames.json")
+    assert len(names) == 400 and sorted(names) == sorted(label_map)  # the same 400 classes
     val = read_kinetics400(REAL / "kinetics400/kinetics-400_val.csv", classes=label_map)
     assert len(val) == 19906 and val.classes == label_map
     validate = read_kinetics400(REAL / "kinetics400/validate.csv", classes=label_map)

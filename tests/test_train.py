@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -129,7 +130,14 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path: Path):
         load_checkpoint(tmp_path / "junk.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
-    _ = save_checkpoint  # the writer used by train()
+    # save_checkpoint writes the weights, the config and the provenance beside it
+    written = {"classes": prov2["classes"], "note": 1}
+    save_checkpoint(model, cfg, written, tmp_path / "again.pt")
+    again, cfg2, prov3 = load_checkpoint(tmp_path / "again.pt")
+    assert cfg2 == cfg and prov3 == written
+    assert json.loads((tmp_path / "again.json").read_text()) == prov3
+    for key, value in model.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value), key
 
 
 @pytest.mark.parametrize("kw", [dict(frames=6, groups=4), dict(loss="both"), dict(epochs=0)])
