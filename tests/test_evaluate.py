@@ -334,3 +334,85 @@ def test_stream_uses_every_decoded_group(checkpoint):
     torch.testing.assert_close(torch.tensor(res["probs"], dtype=torch.float64),
                                _expected_probs(checkpoint, 16, "strided"), atol=1e-5, rtol=0)
 
+
+
+# --------------------------------------------------------------------------------------------
+# the report and the demo
+
+
+def test_evaluate_report_matches_a_plain_recomputation(checkpoint, clips, tmp_path):
+    """DESIGN.md section 3 keys, and their values recomputed here from the network's frame
+    logits with a plain reference of the rule (tests/test_engine.py), the hand-summed costs and
+    the labels; the engine ran and agrees."""
+    from test_engine import reference_stops
+
+    from dynamic_inference.evaluate import evaluate, scheme_exit_gflops
+    from dynamic_inference.schemes import make_scheme
+    from dynamic_inference.train import load_checkpoint
+
+    rows = _sample_rows()
+    root = make_root(tmp_path / "root", rows[:10], rows)
+    r = evaluate(checkpoint, "test", "unified", data=root, threshold=0.97)
+    model, cfg, _ = load_checkpoint(checkpoint)
+    with torch.inference_mode():
+        fl = model(clips[:, STRIDED_16_4]).stacked_logits()  # (16, 4, 16, C)
+    stop, pred = reference_stops(fl, 4, True, [0.97] * 16)
+    labels = torch.arange(16)  # sample clip i is of class i
+    exit_cost = scheme_exit_gflops(make_scheme("unified"), model, cfg)  # every head is live
+    per_point = [g * 4 * exit_cost[-1] + 4 * exit_cost[k]
+                 for g in range(4) for k in range(4)]  # stop after g+1 groups at exit k+1
+    names = [f"g{g}/e{k}" for g in range(1, 5) for k in range(1, 5)]
+    assert r["n_videos"] == 16 and r["thresholds"] == [0.97] * 16
+    assert r["stop_histogram"] == dict(zip(names, torch.bincount(stop, minlength=16).tolist()))
+    assert r["top1"] == round(100 * float((pred == labels).double().mean()), 2)
+    mean_cost = sum(per_point[int(s)] for s in stop) / 16
+    assert r["gflops_per_video"] == pytest.approx(mean_cost, abs=1e-4)
+    full = 16 * (sum(model_table_parts(model, cfg)))
+    assert r["full_gflops_per_video"] == pytest.approx(full, abs=1e-4)
+    assert r["reduction_pct"] == pytest.approx(100 * (1 - mean_cost / full), abs=0.05)
+    last = fl[:, -1].mean(1).argmax(1)
+    assert r["full_top1"] == round(100 * float((last == labels).double().mean()), 2)
+    scene = [i for i, row in enumerate(rows) if row["group"] == "scene"]
+    assert r["gflops_by_group"]["scene"] == pytest.approx(
+        sum(per_point[int(stop[i])] for i in scene) / len(scene), abs=1e-4)
+    assert r["engine_matches_simulation"] is True and r["wall_clock_s"] > 0
+    assert len(set(stop.tolist())) > 1  # the videos stopped at different points
+
+
+def model_table_parts(model, cfg) -> tuple[float, ...]:
+    """Stem + every stage + the last head, per frame, from the cost table's parts."""
+    from dynamic_inference.flops import cost_table
+
+    table = cost_table(model, cfg.input_size)
+    return (*table.stage_gflops, table.head_gflops[-1])
+
+
+def test_demo_lists_videos_in_aligned_columns(checkpoint, tmp_path, monkeypatch, capsys):
+    """The main job, run in-process on a 16-clip split (the sample clips, whose names include
+    the longest class names): per video the true and predicted class and where it stopped, a
+    summary, a PNG and a JSON. Regression: long file and class names ran into the next column
+    (``...039.mp4rotate_clockwiserotate_anticlockwiseg1/e4``)."""
+    import json
+
+    import dynamic_inference.evaluate as ev
+    from dynamic_inference.__main__ import main
+
+    rows = _sample_rows()
+    root = make_root(tmp_path / "root", rows, rows)
+    blob = torch.load(checkpoint, weights_only=True)
+    blob["config"]["data"] = str(root)  # the demo evaluates the checkpoint's own data
+    demo_checkpoint = tmp_path / "demo.pt"
+    torch.save(blob, demo_checkpoint)
+    monkeypatch.setattr(ev, "DEFAULT_CHECKPOINT", demo_checkpoint)
+    assert main(["demo", "--out", str(tmp_path / "out"), "--limit", "16"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("video")))
+    rows_out = lines[header + 1:header + 17]
+    assert len(rows_out) == 16
+    for row, row_in in zip(rows_out, rows):
+        video, true, predicted, stopped, gflops, share = row.split()
+        assert video == Path(row_in["path"]).name and true == row_in["label_name"]
+        assert predicted in CLASS_NAMES and stopped.startswith("g") and share.endswith("%")
+    assert any("top-1" in line and "GFLOPs/video" in line for line in lines)
+    assert (tmp_path / "out" / "demo.png").is_file()
+    assert json.loads((tmp_path / "out" / "demo.json").read_text())["n_videos"] == 16
