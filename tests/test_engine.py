@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from torch import nn
 
 from dynamic_inference.engine import EarlyExitEngine, measure_latency, shift_mode
@@ -320,7 +318,8 @@ def test_latency_table_by_hand(monkeypatch):
         perf_counter=lambda: clock["t"]))
     model = ToyNet()
     for k, stage in enumerate(model.stages):
-        stage.register_forward_hook(lambda *a, k=k: clock.__setitem__("t", clock["t"] + (k + 1) * 1e-3))
+        stage.register_forward_hook(
+            lambda *a, k=k: clock.__setitem__("t", clock["t"] + (k + 1) * 1e-3))
     for head in model.heads:
         head.register_forward_hook(lambda *a: clock.__setitem__("t", clock["t"] + 0.5e-3))
     frames = 2 * 4  # batch x num_frames

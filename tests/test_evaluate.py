@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
 
 from dynamic_inference.data.mini import CLASS_NAMES
 
