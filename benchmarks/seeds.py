@@ -39,8 +39,8 @@ from bench_common import (
     write_json,
 )
 
-from dynamic_inference.data.mini import MiniConfig, make_mini
 import dynamic_inference.evaluate as evaluate_module
+from dynamic_inference.data.mini import MiniConfig, make_mini
 from dynamic_inference.evaluate import evaluate
 
 UNSEEN_SEEDS = (101, 202, 303)
