@@ -124,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         rows.append([
             scheme, m["cut_mean"], f"{m['cut_min']:.1f}..{m['cut_max']:.1f}", m["loss_mean"],
             f"{m['loss_min']:.2f}..{m['loss_max']:.2f}", m["full_fallbacks"],
-            *((shipped[scheme]["cut_pct"], shipped[scheme]["loss_pt"]) if shipped else ("-", "-")),
+            *((shipped[scheme]["cut_pct"], shipped[scheme]["loss_pt"]) if shipped
+              else ("-", "-")),
         ])
     print(f"MiniActions seeds {seeds} ({per_class} val + {per_class} test clips per class), "
           f"thresholds from each seed's val split; seed 0 = shipped split")
