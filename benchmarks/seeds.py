@@ -15,8 +15,9 @@ never used for tuning. Data seed 1 was used to develop the default rule and is n
     python benchmarks/seeds.py [--seeds 101 202 303] [--root runs/seeds] [--checkpoint C]
         [--per-class 150] [--json OUT] [--quick]
 
-Generating a seed takes about 2 minutes on 2 cores (once; the folders are reused), evaluating
-the four schemes about 1 minute per seed. ``--quick`` uses 2 clips per class, one seed and no seed 0 (a smoke test).
+Generating a seed takes 2-4 minutes on 2 cores (once; the folders are reused), evaluating the
+three schemes about a minute per seed. ``--quick`` uses 2 clips per class, one seed and no
+seed 0 (a smoke test).
 """
 
 from __future__ import annotations
