@@ -43,13 +43,26 @@ val-to-test gap (:func:`val_test_gap`). ``blocks`` ties points together (:func:`
 one threshold per exit, shared by the groups of the unified scheme: 4 free thresholds instead
 of 15).
 
-**Choosing the floor** (:func:`calibrate_within_loss`, beyond the paper): "the cheapest setting
-whose validation top-1 is within 0.5 pt of full inference" picks, among many settings, the one
-that is luckiest on validation, so it loses more on new videos (with the per-point descent on
-the 800 mini val clips: 2.9 pt held out on average for 0.5 pt on validation). The rule is
-therefore cross-validated on validation: it is run on 4/5 of the videos and measured on the
-fifth (5 folds, twice), and the floor it is given is tightened (0.5, 0.25, 0, -0.25, ... pt)
-until its held-out loss is within the allowed 0.5 pt. Test is never used.
+**The default rule** (:func:`calibrate_within_loss`, beyond the paper): "the cheapest setting
+whose validation top-1 is within 0.5 pt of full inference", taken at face value, picks among many
+settings the one that was luckiest on validation: with 50 val clips per class a 0.5 pt tolerance
+is 4 clips, the paired standard error of a loss is about 0.9 pt, and the chosen cut jumped from
+0% to 64% between data seeds. The rule therefore makes each setting's loss more pessimistic by
+``z`` paired standard errors before comparing it with the tolerance (``z = 1``: the "one standard
+error" rule of model selection): a setting is *admissible* when ``loss + z * SE <= max_loss``,
+where ``loss`` is its top-1 loss against full inference on the same validation videos and
+``SE = std(d) / sqrt(V)`` of the per-video differences ``d`` in {-1, 0, 1}. The interval is thus
+part of the rule, and it never needs a fallback cliff: settings that stop only a few very
+confident videos have a small SE and stay admissible, so the cut shrinks smoothly as validation
+gets noisier instead of collapsing to full inference. The candidates are full inference, the two
+one-parameter families above and the per-exit descent; the descent also starts from the solution
+of each *sub-scheme* (the unified scheme contains the input axis: its points at the last exit,
+with the early exits off), which is itself a candidate, so the rule is **monotone**: a scheme is
+never given a costlier setting than a scheme it contains, on the same validation split. Settings
+are priced by the heads they really run (:class:`~dynamic_inference.schemes.HeadPricing`), so
+switching the early exits off costs exactly what the input axis costs. Test is never used.
+
+Losses are reported with a paired bootstrap interval (:func:`paired_interval`).
 
 **Oracle** (:func:`oracle`): each video stops at the cheapest point whose prediction is correct; a
 video wrong everywhere goes to the last point (``unresolved="last"``, default) or to the cheapest
@@ -72,6 +85,7 @@ from torch import Tensor
 
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.schemes import (
+    HeadPricing,
     Thresholds,
     check_exit_cost,
     check_frame_logits,
@@ -137,32 +151,59 @@ class _PointTable:
 
     conf: Tensor  # (V, P) float64
     correct: Tensor  # (V, P) bool
-    costs: Tensor  # (P,) float64
+    costs: Tensor  # (P,) float64, with no early head running
+    heads: HeadPricing | None = None
 
     @property
     def num_points(self) -> int:
         return self.conf.shape[1]
 
+    def priced(self, thresholds: Tensor) -> Tensor:
+        """Point costs ``(S, P)`` of S settings ``(S, P)``: base cost + the heads each runs."""
+        base = self.costs.expand(thresholds.shape[0], -1)
+        if self.heads is None or self.heads.extra.shape[1] == 0:
+            return base
+        can_fire = thresholds[:, :-1] < 1.0  # (S, P-1): the last point's threshold is ignored
+        owner = self.heads.head_of_point[:-1]  # (P-1,)
+        one_hot = (owner[:, None] == torch.arange(self.heads.extra.shape[1])).double()  # (P-1,E)
+        runs = (can_fire.double() @ one_hot) > 0  # (S, E): head e runs in setting s
+        return base + runs.double() @ self.heads.extra.T  # (S, P)
+
+    def stops(self, thresholds: Tensor) -> Tensor:
+        """Stop point ``(S, V)`` of S settings ``(S, P)``: the one rule of
+        :func:`~dynamic_inference.schemes.first_confident`, one row per setting."""
+        return first_confident(self.conf, thresholds[:, None, :])  # (S, V)
+
     def evaluate(self, thresholds: Tensor) -> tuple[float, float]:
         """(top1 in percent, mean cost) of validated thresholds ``(P,)``."""
-        stop = first_confident(self.conf, thresholds)  # (V,)
-        top1 = 100.0 * self.correct.gather(1, stop[:, None]).double().mean().item()
-        return top1, self.costs[stop].mean().item()
+        top1, cost = self.evaluate_many(thresholds[None])
+        return top1.item(), cost.item()
 
     def evaluate_many(self, thresholds: Tensor) -> tuple[Tensor, Tensor]:
-        """:meth:`evaluate` for S settings at once: ``(S, P)`` -> top1 ``(S,)``, cost ``(S,)``.
-
-        Same rule as :func:`~dynamic_inference.schemes.first_confident`, one row per setting.
-        """
-        fires = (self.conf[None] >= thresholds[:, None]) & (thresholds[:, None] < 1.0)  # (S,V,P)
-        fires[..., -1] = True  # the last point always answers
-        stop = fires.to(torch.uint8).argmax(dim=2)  # (S, V)
+        """:meth:`evaluate` for S settings at once: ``(S, P)`` -> top1 ``(S,)``, cost ``(S,)``."""
+        stop = self.stops(thresholds)  # (S, V)
         correct = self.correct.gather(1, stop.T).T  # (S, V)
         top1 = 100.0 * correct.double().mean(dim=1)
-        return top1, self.costs[stop].mean(dim=1)
+        return top1, self.priced(thresholds).gather(1, stop).mean(dim=1)
+
+    def losses(self, thresholds: Tensor) -> tuple[Tensor, Tensor]:
+        """Paired top-1 loss against full inference of S settings, in points: mean ``(S,)`` and
+        its standard error ``(S,)`` over the videos (the same videos answer both ways)."""
+        stop = self.stops(thresholds)  # (S, V)
+        correct = self.correct.gather(1, stop.T).T.double()  # (S, V)
+        diff = self.correct[:, -1].double()[None] - correct  # (S, V) in {-1, 0, 1}
+        v = diff.shape[1]
+        se = diff.std(dim=1, correction=1) / math.sqrt(v) if v > 1 else torch.zeros(len(diff))
+        return 100.0 * diff.mean(dim=1), 100.0 * se
 
 
-def _table(point_logits: Tensor, labels: Tensor, costs: Sequence[float] | Tensor, probs: bool):
+def _table(
+    point_logits: Tensor,
+    labels: Tensor,
+    costs: Sequence[float] | Tensor,
+    probs: bool,
+    heads: HeadPricing | None = None,
+) -> _PointTable:
     if not isinstance(point_logits, Tensor) or point_logits.dim() != 3:
         shape = tuple(point_logits.shape) if isinstance(point_logits, Tensor) else point_logits
         raise ConfigError(f"point scores must be a tensor (V, P, C), got {shape!r}")
@@ -180,8 +221,11 @@ def _table(point_logits: Tensor, labels: Tensor, costs: Sequence[float] | Tensor
     if not torch.isfinite(cost).all() or (cost <= 0).any():
         raise ConfigError(f"point costs must be finite and positive, got {cost.tolist()}")
     labels = check_labels(labels, v, c)
+    if heads is not None and (heads.extra.shape[0] != p or heads.head_of_point.numel() != p):
+        raise ConfigError(f"head pricing is for {heads.extra.shape[0]} points, the scores "
+                          f"have {p}")
     conf, pred = confidence(point_logits, probs)  # (V, P)
-    return _PointTable(conf, pred == labels[:, None], cost)
+    return _PointTable(conf, pred == labels[:, None], cost, heads)
 
 
 def evaluate_thresholds(
@@ -298,6 +342,49 @@ def budgeted_curve(
     return curve
 
 
+def _check_blocks(blocks: Sequence[Sequence[int]] | None, num_points: int) -> list[list[int]]:
+    """Blocks of points that share one threshold; the last point is dropped (it always answers)."""
+    last = num_points - 1
+    if blocks is None:
+        return [[k] for k in range(last)]
+    out = [[int(k) for k in b if int(k) != last] for b in blocks]
+    if any(not 0 <= k < last for b in out for k in b):
+        raise ConfigError(f"blocks must hold point indices 0..{last}, got {blocks}")
+    return [b for b in out if b]
+
+
+def _descend(
+    table: _PointTable,
+    admissible: Callable[[Tensor], Tensor],
+    start: Tensor,
+    blocks: list[list[int]],
+    grid: Tensor,
+    max_sweeps: int = 5,
+) -> Tensor:
+    """Coordinate descent from an admissible ``start`` ``(P,)``: each block in turn takes the
+    grid value of lowest mean cost among the admissible settings (``admissible``: settings
+    ``(S, P)`` -> ``(S,)`` bool), until a sweep changes nothing. Only cheaper settings are
+    accepted, so the result never costs more than ``start``."""
+    thr = start.clone()
+    best_cost = table.evaluate(thr)[1]
+    for _ in range(max_sweeps):
+        changed = False
+        for block in blocks:
+            trials = thr.repeat(len(grid), 1)  # (S, P): this block takes each grid value
+            trials[:, block] = grid[:, None]
+            _, cost = table.evaluate_many(trials)
+            ok = admissible(trials)
+            if not ok.any():
+                continue
+            cheapest = cost[ok].min().item()
+            if cheapest < best_cost - 1e-12:  # the first grid value that costs that little
+                i = int((ok & (cost <= cheapest + 1e-12)).nonzero()[0])
+                thr, best_cost, changed = trials[i], cost[i].item(), True
+        if not changed:
+            break
+    return thr
+
+
 def descend_thresholds(
     point_logits: Tensor,
     labels: Tensor,
@@ -314,37 +401,17 @@ def descend_thresholds(
 
     ``blocks``: lists of points that share one threshold (e.g. the points of one exit, for every
     group: :func:`exit_blocks`); by default every point has its own. Fewer free thresholds fit
-    validation less closely (module docstring, "Choosing the floor")."""
+    validation less closely."""
     table = _table(point_logits, labels, costs, probs)
     values = [float(t) for t in (default_threshold_grid() if grid is None else grid)]
     if not math.isfinite(min_top1):
         raise ConfigError(f"min_top1 must be a finite percentage, got {min_top1!r}")
-    last = table.num_points - 1
-    if blocks is None:
-        blocks = [[k] for k in range(last)]
-    blocks = [[int(k) for k in b if int(k) != last] for b in blocks]  # the last always answers
-    if any(not 0 <= k < last for b in blocks for k in b):
-        raise ConfigError(f"blocks must hold point indices 0..{last}, got {blocks}")
-    thr = torch.ones(table.num_points, dtype=torch.float64)
-    best_top1, best_cost = table.evaluate(thr)
-    grid = torch.tensor(values, dtype=torch.float64)
-    for _ in range(max_sweeps):
-        changed = False
-        for block in (b for b in blocks if b):
-            trials = thr.repeat(len(values), 1)  # (S, P): this block takes each grid value
-            trials[:, block] = grid[:, None]
-            top1, cost = table.evaluate_many(trials)
-            ok = top1 >= min_top1
-            if not ok.any():
-                continue
-            cheapest = cost[ok].min().item()
-            if cheapest < best_cost - 1e-12:  # the first grid value that costs that little
-                i = int((ok & (cost <= cheapest + 1e-12)).nonzero()[0])
-                thr, best_top1, best_cost, changed = trials[i], top1[i].item(), cost[i].item(), True
-        if not changed:
-            break
-    return OperatingPoint(f"descent@{min_top1:.4g}", best_cost, best_top1, tuple(thr.tolist()),
-                          min_top1)
+    free = _check_blocks(blocks, table.num_points)
+    start = torch.ones(table.num_points, dtype=torch.float64)
+    thr = _descend(table, lambda t: table.evaluate_many(t)[0] >= min_top1, start, free,
+                   torch.tensor(values, dtype=torch.float64), max_sweeps)
+    top1, cost = table.evaluate(thr)
+    return OperatingPoint(f"descent@{min_top1:.4g}", cost, top1, tuple(thr.tolist()), min_top1)
 
 
 def _solve(
@@ -441,29 +508,6 @@ def threshold_curves(
     )
 
 
-def cheapest_within(
-    point_logits: Tensor,
-    labels: Tensor,
-    costs: Sequence[float] | Tensor,
-    max_loss: float,
-    blocks: Sequence[Sequence[int]] | None = None,
-    probs: bool = False,
-    curves: Sequence[OperatingPoint] | None = None,
-) -> OperatingPoint:
-    """The cheapest setting on these scores whose top-1 is within ``max_loss`` points of full
-    inference (only the last point answers). Candidates: :func:`threshold_curves` (pass
-    ``curves`` if already computed on the same scores) and the descent with ``blocks``.
-    ``max_loss`` may be negative (a setting must then *beat* full inference by that much); when
-    no setting qualifies, full inference is returned."""
-    full = _full_inference(_table(point_logits, labels, costs, probs))
-    floor = full.top1 - max_loss
-    if curves is None:
-        curves = threshold_curves(point_logits, labels, costs, probs)
-    descent = descend_thresholds(point_logits, labels, costs, floor, probs=probs, blocks=blocks)
-    ok = [op for op in [*curves, descent] if op.top1 >= floor]
-    return min(ok, key=lambda op: (op.mean_cost, -op.top1)) if ok else full
-
-
 def _full_inference(table: _PointTable) -> OperatingPoint:
     """Only the last point answers (every other threshold 1.0)."""
     full = torch.ones(table.num_points, dtype=torch.float64)
@@ -472,13 +516,23 @@ def _full_inference(table: _PointTable) -> OperatingPoint:
 
 
 @dataclass(frozen=True)
-class FloorChoice:
-    """What :func:`calibrate_within_loss` chose: the setting and how its floor was checked."""
+class LossChoice:
+    """What :func:`calibrate_within_loss` chose, with its validation loss and standard error."""
 
-    point: OperatingPoint  # on all of validation
-    val_floor: float  # the loss allowed on validation (points below full inference)
-    cv_loss: float  # mean held-out loss of the rule with that floor (points)
-    cv_cost: float  # its mean held-out cost
+    point: OperatingPoint  # the setting, measured on all of validation
+    loss: float  # its validation top-1 loss against full inference (points; < 0 is a gain)
+    loss_se: float  # the paired standard error of that loss (points)
+    max_loss: float  # the loss allowed
+    z: float  # how many standard errors the rule adds to the loss before comparing
+    candidates: int  # settings compared
+
+
+def _settings(table: _PointTable, grid: Tensor) -> Tensor:
+    """The one-parameter families as settings ``(S, P)``: a shared threshold per grid value
+    (one per block and point alike) and MSDNet's budgeted thresholds for each ``p``."""
+    shared = grid[:, None].expand(-1, table.num_points)
+    budgeted = torch.stack([_budgeted(table, p) for p in default_p_grid()])
+    return torch.cat([shared, budgeted])
 
 
 def calibrate_within_loss(
@@ -486,54 +540,105 @@ def calibrate_within_loss(
     labels: Tensor,
     costs: Sequence[float] | Tensor,
     max_loss: float = 0.5,
+    z: float = 1.0,
     blocks: Sequence[Sequence[int]] | None = None,
-    margins: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5),
-    folds: int = 5,
-    repeats: int = 2,
-    seed: int = 0,
+    contains: Sequence[Sequence[int]] = (),
+    heads: HeadPricing | None = None,
     probs: bool = False,
-) -> FloorChoice:
-    """The cheapest setting within ``max_loss`` points of full inference, with a floor that
-    also holds on held-out folds (module docstring, "Choosing the floor").
+) -> LossChoice:
+    """The default rule: the cheapest setting whose validation loss, made ``z`` paired standard
+    errors more pessimistic, is within ``max_loss`` points of full inference (module docstring,
+    "The default rule").
 
-    The videos are split into ``folds`` random folds, ``repeats`` times (seeded). For each margin
-    in turn, the rule "cheapest setting within ``max_loss - margin``" (:func:`cheapest_within`)
-    is run on all folds but one and measured on the one left out; the first margin whose mean
-    held-out loss is <= ``max_loss`` is applied to all of the videos. If none is: full inference.
+    Candidates: full inference, the shared-threshold sweep, MSDNet's budgeted curve, and
+    coordinate descent (:func:`descend_thresholds`' search, with ``blocks``) started from full
+    inference and from the solution of every sub-scheme in ``contains``. A sub-scheme is a list
+    of point indices ending with the last point (e.g. the last exit's points of the unified
+    scheme: the input axis with the early exits off); it is solved by this same rule on those
+    points, and its solution, with threshold 1.0 elsewhere, is a candidate here too. So a scheme
+    is never given a costlier setting than a scheme it contains. ``heads`` prices each setting
+    by the heads it runs.
     """
-    if not math.isfinite(max_loss):
-        raise ConfigError(f"max_loss must be a finite number of points, got {max_loss!r}")
-    table = _table(point_logits, labels, costs, probs)
-    v = table.conf.shape[0]
-    if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= v:
-        raise ConfigError(f"folds must be an integer in 2..{v} (the number of videos), "
-                          f"got {folds!r}")
+    for name, value in (("max_loss", max_loss), ("z", z)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+                value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if z < 0:
+        raise ConfigError(f"z must be >= 0 standard errors, got {z!r}")
+    table = _table(point_logits, labels, costs, probs, heads)
+    n_points = table.num_points
+    free = _check_blocks(blocks, n_points)
+    grid = torch.tensor(default_threshold_grid(), dtype=torch.float64)
+
+    def admissible(settings: Tensor) -> Tensor:
+        loss, se = table.losses(settings)
+        return loss + z * se <= max_loss + 1e-9
+
+    full = torch.ones(n_points, dtype=torch.float64)
+    starts = [full]
+    for sub in contains:
+        sub = [int(k) for k in sub]
+        if not sub or sub[-1] != n_points - 1 or sorted(set(sub)) != sub:
+            raise ConfigError(f"a sub-scheme must list increasing point indices ending with the "
+                              f"last point {n_points - 1}, got {sub}")
+        inner = [[sub.index(k) for k in b if k in sub] for b in free]
+        sub_heads = None if heads is None else HeadPricing(heads.extra[sub],
+                                                           heads.head_of_point[sub])
+        choice = calibrate_within_loss(
+            point_logits[:, sub], labels, table.costs[sub], max_loss, z, inner, (), sub_heads,
+            probs)
+        embedded = full.clone()
+        embedded[sub] = torch.tensor(choice.point.thresholds, dtype=torch.float64)
+        starts.append(embedded)
+    descents = [_descend(table, admissible, start, free, grid) for start in starts]
+    candidates = torch.cat([torch.stack(starts), torch.stack(descents),
+                            _settings(table, grid)])  # (S, P)
+    top1, cost = table.evaluate_many(candidates)
+    ok = admissible(candidates)
+    ok[0] = True  # full inference is always allowed (its loss is 0 by definition)
+    order = sorted(ok.nonzero().flatten().tolist(), key=lambda i: (cost[i].item(), -top1[i]))
+    best = order[0]
+    loss, se = table.losses(candidates[best:best + 1])
+    thr = candidates[best]
+    name = "full" if best == 0 else f"within {max_loss:g} pt + {z:g} SE"
+    point = OperatingPoint(name, cost[best].item(), top1[best].item(), tuple(thr.tolist()))
+    return LossChoice(point, loss.item(), se.item(), float(max_loss), float(z), len(candidates))
+
+
+def cheapest_within(
+    point_logits: Tensor,
+    labels: Tensor,
+    costs: Sequence[float] | Tensor,
+    max_loss: float,
+    blocks: Sequence[Sequence[int]] | None = None,
+    probs: bool = False,
+) -> OperatingPoint:
+    """The cheapest setting whose validation top-1 is within ``max_loss`` points of full
+    inference, taken at face value: :func:`calibrate_within_loss` with ``z=0``. ``max_loss`` may
+    be negative (a setting must then *beat* full inference); if none does: full inference."""
+    return calibrate_within_loss(point_logits, labels, costs, max_loss, 0.0, blocks,
+                                 probs=probs).point
+
+
+def paired_interval(
+    reference: Tensor, correct: Tensor, level: float = 0.95, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Top-1 loss of ``correct`` against ``reference`` (both ``(V,)`` bool, the same videos), in
+    points, and its paired bootstrap interval: ``(loss, low, high)``. Videos are resampled with
+    replacement ``n_boot`` times (seeded), the two answers of a video staying together; the
+    interval is the central ``level`` quantile range of the resampled losses."""
+    if reference.shape != correct.shape or reference.dim() != 1 or reference.numel() == 0:
+        raise ConfigError(f"need two (V,) correctness vectors of the same videos, got "
+                          f"{tuple(reference.shape)} and {tuple(correct.shape)}")
+    if not 0 < level < 1:
+        raise ConfigError(f"level must be in (0, 1), got {level!r}")
+    diff = 100.0 * (reference.double() - correct.double())  # (V,) in {-100, 0, 100}
     gen = torch.Generator().manual_seed(seed)
-    splits = []  # (videos to choose on, their curves, held-out table, its full-inference top-1)
-    for _ in range(repeats):
-        parts = torch.randperm(v, generator=gen).chunk(folds)
-        for i, held in enumerate(parts):
-            rest = torch.cat([p for j, p in enumerate(parts) if j != i])
-            curves = threshold_curves(point_logits[rest], labels[rest], costs, probs)
-            held_table = _PointTable(table.conf[held], table.correct[held], table.costs)
-            splits.append((rest, curves, held_table, _full_inference(held_table).top1))
-    for margin in margins:
-        floor = max_loss - margin
-        loss = cost = 0.0
-        for rest, curves, held_table, held_full_top1 in splits:
-            op = cheapest_within(
-                point_logits[rest], labels[rest], costs, floor, blocks, probs, curves
-            )
-            top1, held_cost = held_table.evaluate(torch.tensor(op.thresholds))
-            n_held = held_table.conf.shape[0]
-            loss += n_held * (held_full_top1 - top1)
-            cost += n_held * held_cost
-        loss, cost = loss / (repeats * v), cost / (repeats * v)
-        if loss <= max_loss + 1e-9:
-            point = cheapest_within(point_logits, labels, costs, floor, blocks, probs)
-            return FloorChoice(point, floor, loss, cost)
-    full = _full_inference(table)
-    return FloorChoice(full, 0.0, 0.0, full.mean_cost)
+    idx = torch.randint(0, diff.numel(), (n_boot, diff.numel()), generator=gen)
+    boot = diff[idx].mean(dim=1)  # (n_boot,)
+    tail = (1 - level) / 2
+    low, high = torch.quantile(boot, torch.tensor([tail, 1 - tail], dtype=torch.float64))
+    return diff.mean().item(), low.item(), high.item()
 
 
 # --------------------------------------------------------------------------------------------

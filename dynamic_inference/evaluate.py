@@ -7,9 +7,9 @@ one checkpoint, split and scheme:
    (:func:`split_logits`, cached per checkpoint/split/order) on the validation and the test split;
 2. thresholds are chosen on **validation only**: a shared threshold (``threshold``), MSDNet's
    budgeted calibration for a cost budget (``budget``), or by default the cheapest setting
-   (budgeted, shared, or one threshold per exit by descent) within ``max_val_loss`` (0.5 pt) of
-   full inference, with a floor tightened until the rule also keeps that on held-out validation
-   folds (:func:`~dynamic_inference.calibrate.calibrate_within_loss`);
+   (budgeted, shared, or one threshold per exit by descent) whose val loss plus one paired
+   standard error is within ``max_val_loss`` (0.5 pt) of full inference
+   (:func:`choose_thresholds`, :func:`~dynamic_inference.calibrate.calibrate_within_loss`);
 3. test is evaluated with the frozen thresholds, by simulation and by the **real early-exit
    engine** (:mod:`dynamic_inference.engine`), which must agree; the engine's wall-clock time is
    reported next to full inference's.
@@ -40,6 +40,7 @@ from dynamic_inference.calibrate import (
     evaluate_thresholds,
     exit_blocks,
     oracle,
+    paired_interval,
     pareto_front,
     static_baselines,
     sweep_shared_threshold,
@@ -47,7 +48,14 @@ from dynamic_inference.calibrate import (
 from dynamic_inference.engine import EarlyExitEngine, measure_latency
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.exits import MultiExitNet
-from dynamic_inference.schemes import Scheme, Thresholds, frame_order, make_scheme, simulate
+from dynamic_inference.schemes import (
+    HeadPricing,
+    Scheme,
+    Thresholds,
+    frame_order,
+    make_scheme,
+    simulate,
+)
 from dynamic_inference.train import REPO_ROOT, TrainConfig, load_checkpoint
 
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "tiny_online.pt"
@@ -207,11 +215,23 @@ def choose_thresholds(
     threshold: float | None = None,
     max_val_loss: float = 0.5,
     unit: str = "GFLOPs",
+    heads: HeadPricing | None = None,
+    z: float = 1.0,
 ) -> tuple[list[float], str]:
     """Thresholds from validation only; returns them and a one-line description of the rule.
 
     ``costs``: cost per video of each decision point, in ``unit`` (GFLOPs, or milliseconds from
-    a measured latency table); ``budget`` is in the same unit."""
+    a measured latency table); ``budget`` is in the same unit. With ``heads``
+    (:meth:`Scheme.head_pricing`), ``costs`` are the point costs with no early head running and
+    every setting is priced by the heads it runs (the default rule); the budgeted rule prices
+    every head.
+
+    Default rule (:func:`~dynamic_inference.calibrate.calibrate_within_loss`): the cheapest
+    setting whose val loss plus ``z`` paired standard errors is within ``max_val_loss`` points
+    of full inference, one threshold per exit; the unified scheme also starts from the input
+    axis' own solution (its points at the last exit), so it is never costlier than the input
+    axis on the same val split.
+    """
     n_points = len(costs)
     if threshold is not None:
         if not 0.0 <= threshold <= 1.0 or threshold != threshold:
@@ -219,23 +239,28 @@ def choose_thresholds(
         return [float(threshold)] * n_points, f"shared threshold {threshold:g}"
     pl = scheme.point_logits(val.frame_logits)
     if budget is not None:
-        full = float(costs[-1])
-        first = float(costs[0])
+        every = costs if heads is None else costs + heads.extra.sum(dim=1)
+        full = float(every[-1])
+        first = float(every[0])
         if not first <= budget <= full * (1 + 1e-9):
             raise ConfigError(
                 f"the budget must be in [{first:.4g}, {full:.4g}] {unit}/video (from stopping "
                 f"everything at the first decision point to the full cost), got {budget:g}"
             )
-        cal = calibrate_for_budget(pl, val.labels, costs, budget)
+        cal = calibrate_for_budget(pl, val.labels, every, budget)
         return list(cal.thresholds), f"budgeted (MSDNet) for {budget:g} {unit}/video on val"
     if n_points == 1:
         return [0.0], "single decision point"
-    blocks = exit_blocks([pt.exit for pt in scheme.points(val.frame_logits.shape[1])])
-    choice = calibrate_within_loss(pl, val.labels, costs, max_val_loss, blocks)
+    points = scheme.points(val.frame_logits.shape[1])
+    blocks = exit_blocks([pt.exit for pt in points])
+    last_exit = points[-1].exit
+    contains = [[i for i, pt in enumerate(points) if pt.exit == last_exit]] if (
+        scheme.depth and scheme.groups > 1) else []
+    choice = calibrate_within_loss(pl, val.labels, costs, max_val_loss, z, blocks, contains,
+                                   heads)
     return list(choice.point.thresholds or ()), (
-        f"cheapest setting within {choice.val_floor:g} pt of full inference on val "
-        f"({choice.point.name}); floor checked on held-out val folds: "
-        f"{choice.cv_loss:.2f} pt lost <= {max_val_loss:g}"
+        f"cheapest setting on val whose loss + {z:g} SE is within {max_val_loss:g} pt of full "
+        f"inference ({choice.point.name}: {choice.loss:.2f} +- {choice.loss_se:.2f} pt)"
     )
 
 
@@ -328,8 +353,13 @@ def evaluate(
                                   device=device, heads="all" if sch.depth else "last")
         ms_costs = sch.point_costs(latency, cfg.frames)  # (P,) ms per video
         thresholds, rule = choose_thresholds(sch, val, ms_costs, budget_ms, unit="ms")
-    else:
-        thresholds, rule = choose_thresholds(sch, val, costs, budget, threshold)
+    else:  # every setting priced by the heads it runs
+        from dynamic_inference.flops import cost_table
+
+        base = sch.point_costs(scheme_exit_gflops(sch, model, cfg, [1.0] * len(costs)),
+                               cfg.frames)
+        heads = sch.head_pricing(cost_table(model, cfg.input_size).head_gflops, cfg.frames)
+        thresholds, rule = choose_thresholds(sch, val, base, budget, threshold, heads=heads)
     # heads that cannot stop a video with these thresholds are neither run nor paid for
     exit_cost = scheme_exit_gflops(sch, model, cfg, thresholds)
     paid = sch.point_costs(exit_cost, cfg.frames)
@@ -370,9 +400,18 @@ def evaluate(
     )
     full_sch = make_scheme("full")
     full_pl = full_sch.point_logits(test.frame_logits)
-    report["full_top1"] = round(
-        100.0 * float((full_pl[:, 0].argmax(1) == test.labels).double().mean()), 2
-    )
+    full_correct = full_pl[:, 0].argmax(1) == test.labels  # (V,)
+    report["full_top1"] = round(100.0 * float(full_correct.double().mean()), 2)
+    # paired 95% bootstrap interval of the loss: the same clips answer both ways
+    loss, low, high = paired_interval(full_correct, correct)
+    report["top1_loss_pt"] = round(loss, 2)
+    report["top1_loss_ci95"] = [round(low, 2), round(high, 2)]
+    val_full = full_sch.point_logits(val.frame_logits)[:, 0].argmax(1) == val.labels
+    val_stop = sch.decide(val_pl, thresholds)
+    val_correct = val_pl.argmax(2).gather(1, val_stop[:, None])[:, 0] == val.labels
+    loss, low, high = paired_interval(val_full, val_correct)
+    report["val_top1_loss_pt"] = round(loss, 2)
+    report["val_top1_loss_ci95"] = [round(low, 2), round(high, 2)]
     orc = oracle(sch.point_logits(test.frame_logits), test.labels, costs)
     report["oracle"] = {"top1": round(orc.top1, 2), "gflops_per_video": round(orc.mean_cost, 4)}
     if latency is not None:

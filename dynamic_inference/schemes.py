@@ -191,18 +191,35 @@ def validate_thresholds(thresholds: Thresholds, num_points: int) -> Tensor:
 
 
 def first_confident(conf: Tensor, thresholds: Tensor) -> Tensor:
-    """Stop index ``(V,)``: the first point p with ``conf[:, p] >= thresholds[p]``, else the last.
+    """Stop index: the first point p with ``conf[..., p] >= thresholds[..., p]``, else the last.
 
-    ``conf``: ``(V, P)`` top-1 probabilities; ``thresholds``: validated ``(P,)``. A threshold of 1.0
-    never fires (module docstring).
+    ``conf``: ``(V, P)`` top-1 probabilities; ``thresholds``: validated ``(P,)``, or ``(S, 1, P)``
+    for S settings at once (then the result is ``(S, V)``, else ``(V,)``). A threshold of 1.0
+    never fires (module docstring). This is the one stopping rule: the simulation, calibration,
+    the engine and streaming all call it.
     """
-    fires = (conf >= thresholds.to(conf)) & (thresholds.to(conf) < 1.0)  # (V, P)
-    fires[:, -1] = True  # the last point always answers
-    return fires.to(torch.uint8).argmax(dim=1)  # argmax returns the first maximum
+    thr = thresholds.to(conf)
+    fires = (conf >= thr) & (thr < 1.0)  # (..., V, P)
+    fires[..., -1] = True  # the last point always answers
+    return fires.to(torch.uint8).argmax(dim=-1)  # argmax returns the first maximum
 
 
 # --------------------------------------------------------------------------------------------
 # Schemes
+
+
+@dataclass(frozen=True)
+class HeadPricing:
+    """What the early exits' heads add to each point's cost, when they run.
+
+    A head runs only if one of its decision points (other than the last point) can fire, i.e. has
+    a threshold < 1.0 (:meth:`Scheme.live_exits`); the engine skips the others. Pricing every
+    setting by the heads it really runs keeps a setting that switches the early exits off exactly
+    as cheap as the input axis alone. Built by :meth:`Scheme.head_pricing`.
+    """
+
+    extra: Tensor  # (P, E) float64: cost added to point p when early head e runs
+    head_of_point: Tensor  # (P,) long: the early head read at point p, -1 for the last exit
 
 
 @dataclass(frozen=True)
@@ -302,6 +319,25 @@ class Scheme:
                 for p in self.points(cost.numel())
             ]
         )
+
+    def head_pricing(self, head_cost: Sequence[float] | Tensor, num_frames: int) -> HeadPricing:
+        """What each early head adds to each point's cost when it runs (:class:`HeadPricing`).
+
+        ``head_cost``: ``(K,)`` per-frame cost of each exit's head. At point (g, k) the head of an
+        early exit e runs on the frames of groups 1..g-1 (they passed every exit) and, if e < k,
+        on the current group if e <= k: ``(g - 1) * T/G * h_e + T/G * h_e * [e <= k]``.
+        """
+        h = torch.as_tensor(head_cost, dtype=torch.float64).reshape(-1)  # (K,)
+        _check_frames_and_groups(num_frames, self.groups)
+        per_group = num_frames // self.groups
+        points = self.points(h.numel())
+        early = h.numel() - 1 if self.depth else 0
+        extra = torch.zeros(len(points), early, dtype=torch.float64)  # (P, E)
+        for i, p in enumerate(points):
+            for e in range(early):
+                extra[i, e] = per_group * h[e] * ((p.group - 1) + (e <= p.exit - 1))
+        owner = [p.exit - 1 if p.exit - 1 < early else -1 for p in points]
+        return HeadPricing(extra, torch.tensor(owner, dtype=torch.long))
 
     def point_logits(self, frame_logits: Tensor) -> Tensor:
         """``(V, P, C)``: video logits at each point from ``frame_logits`` ``(V, K, T, C)``.

@@ -431,22 +431,97 @@ def _noisy_early_points(seed: int, v: int = 200) -> tuple[torch.Tensor, torch.Te
     return probs, labels, [1.0, 2.0, 3.0, 4.0]
 
 
-def test_floor_is_tightened_until_it_holds_on_held_out_folds():
+def _paired_loss(probs, labels, thresholds):
+    """Loss against the last point and its paired SE, by a plain loop over videos."""
+    diffs = []
+    for v in range(len(labels)):
+        stop = len(thresholds) - 1
+        for p, t in enumerate(thresholds[:-1]):
+            if t < 1.0 and probs[v, p].max().item() >= t:
+                stop = p
+                break
+        right = int(probs[v, stop].argmax().item() == labels[v].item())
+        diffs.append(int(probs[v, -1].argmax().item() == labels[v].item()) - right)
+    d = torch.tensor(diffs, dtype=torch.float64)
+    return 100 * d.mean().item(), 100 * d.std().item() / math.sqrt(len(d))
+
+
+def test_default_rule_discounts_settings_that_were_lucky_on_validation():
     from dynamic_inference.calibrate import calibrate_within_loss, cheapest_within
 
     probs, labels, costs = _noisy_early_points(0)
     loose = cheapest_within(probs, labels, costs, 2.0, probs=True)
     assert loose.top1 >= 98.0 and loose.mean_cost < 4.0  # buys luck on these videos
-    choice = calibrate_within_loss(probs, labels, costs, max_loss=2.0, probs=True)
-    assert choice.cv_loss <= 2.0
-    assert choice.val_floor < 2.0  # the loose floor lost more than 2 pt held out
-    assert choice.point.top1 >= 100.0 - choice.val_floor - 1e-9
-    again = calibrate_within_loss(probs, labels, costs, max_loss=2.0, probs=True)
-    assert again == choice  # seeded folds
-    with pytest.raises(ConfigError, match="folds"):
-        calibrate_within_loss(probs, labels, costs, folds=1, probs=True)
-    with pytest.raises(ConfigError, match="max_loss"):
-        calibrate_within_loss(probs, labels, costs, max_loss=float("nan"), probs=True)
+    choice = calibrate_within_loss(probs, labels, costs, max_loss=2.0, z=1.0, probs=True)
+    loss, se = _paired_loss(probs, labels, list(choice.point.thresholds))
+    assert (choice.loss, choice.loss_se) == pytest.approx((loss, se))
+    assert loss + se <= 2.0 + 1e-9
+    assert choice.point.mean_cost >= loose.mean_cost  # the pessimistic rule cuts less
+    for bad in (dict(max_loss=float("nan")), dict(z=-1.0), dict(z=float("inf"))):
+        with pytest.raises(ConfigError):
+            calibrate_within_loss(probs, labels, costs, probs=True, **bad)
+
+
+def test_head_pricing_matches_exit_costs_with_the_live_heads():
+    """Per-setting prices equal point_costs of exit costs that include only the live heads
+    (a second, direct composition of the same cost rule)."""
+    from dynamic_inference.calibrate import _table
+
+    scheme = UnifiedScheme(groups=2)
+    stage_cum, head = [1.0, 2.0, 3.0], [0.1, 0.2, 0.3]
+    hp = scheme.head_pricing(head, 4)
+    assert hp.extra[:, 0].tolist() == pytest.approx([0.2, 0.2, 0.2, 0.4, 0.4, 0.4])  # by hand
+    assert hp.extra[:, 1].tolist() == pytest.approx([0.0, 0.4, 0.4, 0.4, 0.8, 0.8])
+    base = scheme.point_costs([s + (k == 2) * head[2] for k, s in enumerate(stage_cum)], 4)
+    table = _table(torch.randn(5, 6, 3, dtype=torch.float64), torch.zeros(5, dtype=torch.long),
+                   base, False, hp)
+    for live0 in (False, True):
+        for live1 in (False, True):
+            thr = torch.ones(1, 6, dtype=torch.float64)
+            thr[0, 3] = 0.5 if live0 else 1.0  # g2/e1 can fire: head 1 runs
+            thr[0, 1] = 0.5 if live1 else 1.0  # g1/e2 can fire: head 2 runs
+            live = [live0, live1, True]
+            exit_cost = [s + sum(h for h, on in zip(head[: k + 1], live) if on)
+                         for k, s in enumerate(stage_cum)]
+            assert table.priced(thr)[0].tolist() == pytest.approx(
+                scheme.point_costs(exit_cost, 4).tolist())
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), max_loss=st.sampled_from([0.0, 0.5, 2.0]))
+def test_default_rule_is_monotone_unified_never_costlier_than_the_input_axis(seed, max_loss):
+    from dynamic_inference.calibrate import calibrate_within_loss
+
+    g = torch.Generator().manual_seed(seed)
+    scheme = UnifiedScheme(groups=2)
+    fl = 2.0 * torch.randn(80, 3, 4, 4, generator=g)
+    labels = torch.randint(0, 4, (80,), generator=g)
+    fl[torch.arange(80), 2, :, labels] += 2.0  # the last exit knows more
+    pl = scheme.point_logits(fl)
+    points = scheme.points(3)
+    last = [i for i, p in enumerate(points) if p.exit == 3]
+    base = scheme.point_costs([1.0, 2.0, 3.3], 4)
+    hp = scheme.head_pricing([0.1, 0.2, 0.3], 4)
+    blocks = [[i for i, p in enumerate(points) if p.exit == k] for k in (1, 2, 3)]
+    unified = calibrate_within_loss(pl, labels, base, max_loss, 1.0, blocks, [last], hp)
+    alone = calibrate_within_loss(pl[:, last], labels, base[last], max_loss, 1.0, [[0, 1]])
+    assert unified.point.mean_cost <= alone.point.mean_cost + 1e-12
+
+
+def test_paired_interval_by_hand():
+    from dynamic_inference.calibrate import paired_interval
+
+    ref = torch.ones(10, dtype=torch.bool)
+    ours = ref.clone()
+    ours[:2] = False  # 2 of 10 videos lost: 20 pt
+    loss, low, high = paired_interval(ref, ours)
+    assert loss == pytest.approx(20.0) and 0.0 <= low < 20.0 < high <= 60.0
+    assert paired_interval(ref, ref) == (0.0, 0.0, 0.0)
+    assert paired_interval(ref, ours, seed=3) == paired_interval(ref, ours, seed=3)
+    with pytest.raises(ConfigError):
+        paired_interval(ref, ours[:5])
+    with pytest.raises(ConfigError):
+        paired_interval(ref, ours, level=1.5)
 
 
 def test_cheapest_within_falls_back_to_full_inference():

@@ -879,15 +879,17 @@ class MiniSummary:
 
 def make_mini(
     out_dir: str | Path, seed: int = DEFAULT_SEED, per_class: int | None = None,
-    *, workers: int | None = None, sample_per_class: int = 1,
+    *, workers: int | None = None, sample_per_class: int = 1, config: MiniConfig | None = None,
 ) -> MiniSummary:
-    """Generate MiniActions into ``out_dir`` (DESIGN section 4): videos, annotations, manifest,
-    recipe, classes, sample and .gitignore. ``per_class``: see :meth:`MiniConfig.with_per_class`.
+    """Generate MiniActions into ``out_dir``: videos, annotations, manifest, recipe, classes,
+    sample and .gitignore. ``per_class``: see :meth:`MiniConfig.with_per_class`; ``config``
+    (instead of ``seed`` and ``per_class``) sets every split's size, e.g. large val and test
+    splits and a one-clip train split for evaluating shipped checkpoints on a new seed.
     Overwrites a previous dataset there; safe against a concurrent :func:`ensure_mini`.
     """
     started = time.perf_counter()
     root = Path(out_dir)
-    config = MiniConfig.with_per_class(seed, per_class)
+    config = config if config is not None else MiniConfig.with_per_class(seed, per_class)
     specs = clip_specs(config)
     with _locked(root):
         rows = _materialise(root, specs, workers, expected=None, recipe=None)

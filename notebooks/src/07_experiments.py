@@ -56,9 +56,9 @@ PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-sca
 #
 # The decision points, their cost and the thresholds are those of `evaluate` (chapter 5): per
 # scheme, the thresholds are the cheapest setting (MSDNet budgeted calibration, a shared
-# threshold, or one threshold per exit by coordinate descent) whose **validation** top-1 is within
-# 0.5 pt of full inference, with that floor checked on held-out val folds (chapter 4); the test
-# split is then run once with those frozen thresholds. The
+# threshold, or one threshold per exit by coordinate descent) whose **validation** loss plus one
+# paired standard error is within 0.5 pt of full inference (chapter 4); the test split is then
+# run once with those frozen thresholds. The
 # reference cost is full inference: the last exit on all 16 frames, the earlier heads not
 # evaluated.
 

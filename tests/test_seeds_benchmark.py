@@ -1,0 +1,34 @@
+"""The results-over-seeds benchmark (benchmarks/seeds.py) end to end on a tiny new seed: it makes
+the data, evaluates every scheme with thresholds from that seed's own val split, and the default
+rule is monotone there (the unified scheme never costs more on val than the input axis)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import seeds  # noqa: E402
+
+SHIPPED = REPO / "checkpoints" / "tiny_online.pt"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="shipped checkpoint absent")
+def test_seeds_quick_on_a_new_seed(tmp_path: Path) -> None:
+    report = seeds.main(["--quick", "--seeds", "7", "--root", str(tmp_path),
+                         "--json", str(tmp_path / "out.json")])
+    assert (tmp_path / "seed_7_2" / "val.csv").is_file() and (tmp_path / "out.json").is_file()
+    rows = report["per_seed"]["7"]
+    assert set(rows) == {"depth", "input", "unified"}
+    for r in rows.values():
+        assert r["n_videos"] == 32  # 2 test clips x 16 classes
+        assert sum(r["stop_histogram"].values()) == 32
+        low, high = r["loss_ci95"]
+        assert low <= r["loss_pt"] <= high
+        assert r["loss_pt"] == pytest.approx(r["full_top1"] - r["top1"], abs=0.02)
+    assert rows["unified"]["val_gflops_per_video"] <= rows["input"]["val_gflops_per_video"] + 1e-4
+    assert report["summary"]["unified"]["cut_min"] == rows["unified"]["cut_pct"]
