@@ -59,9 +59,10 @@ MUTATIONS = [
     Mutation(
         "evaluate: --budget calibrated on the test split",
         "dynamic_inference/evaluate.py",
-        "        thresholds, rule = choose_thresholds(sch, val, costs, budget, threshold)\n",
+        "        thresholds, rule = choose_thresholds(sch, val, base, budget, threshold,"
+        " heads=heads)\n",
         "        thresholds, rule = choose_thresholds(sch, test if budget is not None else val,"
-        " costs, budget, threshold)\n",
+        " base, budget, threshold, heads=heads)\n",
         (f"{E2E}::test_every_threshold_rule_reads_val_only",),
     ),
     Mutation(
@@ -98,8 +99,8 @@ MUTATIONS = [
     Mutation(
         "schemes: stop rule > instead of >= (first_confident)",
         "dynamic_inference/schemes.py",
-        "    fires = (conf >= thresholds.to(conf)) & (thresholds.to(conf) < 1.0)  # (V, P)\n",
-        "    fires = (conf > thresholds.to(conf)) & (thresholds.to(conf) < 1.0)  # (V, P)\n",
+        "    fires = (conf >= thr) & (thr < 1.0)  # (..., V, P)\n",
+        "    fires = (conf > thr) & (thr < 1.0)  # (..., V, P)\n",
         ("tests/test_schemes.py::test_confidence_exactly_at_the_threshold_stops",),
     ),
     Mutation(
