@@ -16,10 +16,11 @@ evaluated with frozen thresholds (:func:`evaluate_thresholds`, :func:`val_test_g
 classification"): for a parameter ``p > 0`` the fraction of validation samples that should exit at
 point k is ``q_k = z * p**(k-1)`` with ``z`` normalising over the P points (p < 1 favours early
 points, p > 1 late ones). Points are visited in order; at point k the samples still running are
-sorted by confidence and the threshold is the confidence of the sample that fills the cumulative
-quota ``floor(V * (q_1 + ... + q_k))`` (ties can let a few more exit; the next quota is reduced by
-what actually exited). A point whose quota is already filled gets threshold 1.0 (never fires).
-Sweeping ``p`` gives an accuracy-cost curve (:func:`budgeted_curve`).
+sorted by confidence and the threshold lies half-way between the confidence of the sample that
+fills the cumulative quota ``floor(V * (q_1 + ... + q_k))`` and the next lower one (not on a
+confidence: the engine's float path may differ in the last bit; ties can let a few more exit; the
+next quota is reduced by what actually exited). A point whose quota is already filled gets
+threshold 1.0 (never fires). Sweeping ``p`` gives an accuracy-cost curve (:func:`budgeted_curve`).
 
 **Solving for a budget** (:func:`calibrate_for_budget`): without ties among the confidences,
 exactly ``floor(V * (q_1 + ... + q_k))`` videos have exited by point k, a number that shrinks as
@@ -298,7 +299,12 @@ def _budgeted(table: _PointTable, p: float) -> Tensor:
         if wanted <= 0 or conf.numel() == 0:
             continue  # threshold 1.0: nobody exits here
         wanted = min(wanted, conf.numel())
-        t = min(conf.topk(wanted).values[-1].item(), _BELOW_ONE)
+        top = conf.topk(min(wanted + 1, conf.numel())).values
+        # half-way into the gap below the last video that should exit: a threshold equal to a
+        # confidence would let a last-bit difference (the engine's float path) flip that video
+        t = top[wanted - 1].item() if wanted == conf.numel() else (
+            top[wanted - 1].item() + top[wanted].item()) / 2
+        t = min(t, _BELOW_ONE)
         thr[k] = t
         stops = running & (table.conf[:, k] >= t)
         exited += int(stops.sum())
