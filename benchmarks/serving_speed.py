@@ -58,7 +58,7 @@ from bench_common import (
 )
 from torch import Tensor
 
-from dynamic_inference.engine import WORK_KINDS, EarlyExitEngine, EngineResult
+from dynamic_inference.engine import WORK_KINDS, EarlyExitEngine, EngineResult, prune_heads
 from dynamic_inference.evaluate import evaluate, exit_gflops, full_gflops, scheme_exit_gflops
 from dynamic_inference.schemes import InputScheme, make_scheme
 
@@ -177,6 +177,36 @@ def batch_one(
     return out
 
 
+@torch.inference_mode()
+def stage_head_ms(
+    model: Any, engine: EarlyExitEngine, frames: int, size: int, repeats: int
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of each stage (the stem in stage 0) and of each head with its stop test, on
+    one video's call of ``frames`` frames; median of ``repeats`` after one warm-up."""
+    x = torch.randn(frames, 3, size, size)
+    k_all = model.num_exits
+    stages: list[list[float]] = [[] for _ in range(k_all)]
+    heads: list[list[float]] = [[] for _ in range(k_all)]
+    video = torch.zeros(1, dtype=torch.long)
+    for r in range(repeats + 1):
+        t0 = time.perf_counter()
+        state = model.stem(x)
+        for k in range(k_all):
+            state = model.stage(k, state, frames, None)
+            t1 = time.perf_counter()
+            f = model.heads[k].features(state).view(1, frames, -1).sum(1)
+            logits = model.heads[k].classifier(f / frames)  # (1, C)
+            done = engine._stops(torch.zeros(1, dtype=torch.long), logits, video)
+            bool(done.any())
+            logits.argmax(1).tolist()
+            t2 = time.perf_counter()
+            if r > 0:
+                stages[k].append(1e3 * (t1 - t0))
+                heads[k].append(1e3 * (t2 - t1))
+            t0 = time.perf_counter()
+    return [statistics.median(v) for v in stages], [statistics.median(v) for v in heads]
+
+
 def print_breakdown(title: str, per_scheme: dict[str, dict[str, Any]], n_clips: int) -> None:
     """Milliseconds per video, per segment and kind of work."""
     print(title)
@@ -192,6 +222,42 @@ def print_breakdown(title: str, per_scheme: dict[str, dict[str, Any]], n_clips: 
     print_table(["scheme", "segment"] + [f"{k} ms" for k in WORK_KINDS] + ["sum ms"], rows)
 
 
+def batch_one_plans(
+    model: Any, cfg: Any, engines: dict[str, EarlyExitEngine], clips: dict[str, Tensor],
+    a: argparse.Namespace,
+) -> tuple[dict[str, Any], dict[str, EarlyExitEngine]]:
+    """Per scheme: the heads :func:`engine.prune_heads` switches off at batch 1 (stage and head
+    times measured here on one video's call, stops on val; ``--synthetic``: on the timing
+    clips) and the choice, the pruned scheme or full inference, whichever is predicted faster.
+    Returns the plans and the batch-1 engines: every engine plus ``<scheme>-pruned``."""
+    from dynamic_inference.evaluate import split_logits
+
+    reps = max(5, a.repeats)
+    full_stage, full_head = stage_head_ms(model, engines["full"], cfg.frames, cfg.input_size, reps)
+    full_ms = sum(full_stage) + full_head[-1]
+    plans: dict[str, Any] = {}
+    out = dict(engines)
+    for n in DYNAMIC:
+        eng, sch = engines[n], engines[n].scheme
+        if a.synthetic:
+            with torch.inference_mode():
+                fl = model(clips[n]).stacked_logits().float()
+        else:
+            fl = split_logits(model, cfg, "val", sch.frame_order(cfg.frames), a.data).frame_logits
+        st, hd = stage_head_ms(model, eng, eng.per_group, cfg.input_size, reps)
+        thr, ms = prune_heads(sch, eng.thresholds, sch.point_logits(fl), st, hd, cfg.frames)
+        live = sch.live_exits(thr, model.num_exits)
+        out[f"{n}-pruned"] = EarlyExitEngine(
+            model, sch, thr, scheme_exit_gflops(sch, model, cfg, thr.tolist()), cfg.frames)
+        plans[n] = {
+            "heads_off": [k + 1 for k in range(model.num_exits) if eng.live[k] and not live[k]],
+            "thresholds": [round(float(t), 6) for t in thr],
+            "stage_ms": st, "head_ms": hd, "predicted_ms": ms, "predicted_full_ms": full_ms,
+            "choice": f"{n}-pruned" if ms < full_ms else "full",
+        }
+    return plans, out
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(p)
@@ -203,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--synthetic", action="store_true", help="random clips, shared threshold")
     p.add_argument("--threshold", type=float, default=None, help="shared threshold")
     p.add_argument("--stream-threshold", type=float, default=0.9)
+    p.add_argument("--batch1-clips", type=int, default=128, help="clips timed at batch 1")
     p.add_argument("--data", default=None, help="dataset root (default: the checkpoint's)")
     a = p.parse_args(argv)
     threads = set_threads(a.threads)
@@ -212,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     except ValueError:
         raise BenchmarkError(f"--budgets must be integers, got {a.budgets!r}") from None
     if a.quick:
-        a.clips, a.repeats, budgets = 8, 1, [16, 64]
+        a.clips, a.repeats, budgets, a.batch1_clips = 8, 1, [16, 64], 8
     from dynamic_inference.train import load_checkpoint
 
     model, cfg, _ = load_checkpoint(ckpt)
@@ -271,14 +338,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for r in rows:
         print_breakdown(f"\nbreakdown at {r['budget']} frames per call (ms per video, mean of "
                         f"{a.repeats} rounds)", r["schemes"], raw.shape[0])
-    b1 = batch_one({**engines, "stream": stream_engine},
-                   {**clips, "stream": raw.contiguous()}, a.repeats)
+    plans, b1_engines = batch_one_plans(model, cfg, engines, clips, a)
+    print("\nbatch-1 plan: heads whose measured cost exceeds their predicted saving are "
+          "switched off (engine.prune_heads on val stops); full inference where it is faster")
+    print_table(["scheme", "heads off", "predicted ms", "full predicted ms", "batch-1 choice"],
+                [[n, ",".join(f"e{k}" for k in pl["heads_off"]) or "none",
+                  f"{pl['predicted_ms']:.2f}", f"{pl['predicted_full_ms']:.2f}", pl["choice"]]
+                 for n, pl in plans.items()])
+    step = max(1, raw.shape[0] // a.batch1_clips)
+    b1_clips = {n: clips[n.removesuffix("-pruned")][::step] for n in b1_engines}
+    b1 = batch_one({**b1_engines, "stream": stream_engine},
+                   {**b1_clips, "stream": raw[::step].contiguous()}, a.repeats)
     print("\nbatch 1 (one video at a time)")
     print_table(["scheme", "ms/video", "full/dyn x [IQR]", "decision p50 ms", "p95 ms"],
                 [[n, f"{r['ms_per_video']:.2f}", fmt_spread(r["speedup_vs_full"]),
                   f"{r['decision_ms_p50']:.2f}", f"{r['decision_ms_p95']:.2f}"]
                  for n, r in b1.items()])
-    print_breakdown("\nbreakdown at batch 1 (ms per video)", b1, raw.shape[0])
+    print_breakdown("\nbreakdown at batch 1 (ms per video)", b1, len(b1_clips["full"]))
     report = {
         "benchmark": "serving_speed",
         "quick": a.quick,
@@ -290,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "flops_factor": flops,
         "rows": rows,
         "batch1": b1,
+        "batch1_plans": plans,
         "targets": {"vs_flops": TARGET_VS_FLOPS, "vs_flops_min_budget": FLOPS_TARGET_MIN_BUDGET,
                     "vs_latency": TARGET_VS_LATENCY},
     }

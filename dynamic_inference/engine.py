@@ -10,9 +10,17 @@ a scheme from the logits of every decision point. This module *executes* it:
 * with the online (causal) shift, group g continues the videos through the
   :class:`~dynamic_inference.shift.ShiftCache` of groups < g, and the pooled features of earlier
   groups are kept as running sums per exit: nothing is recomputed when a new group arrives;
-* with ``run(clips, batch=B)`` at most B videos run at once and waiting videos take the places
-  of the stopped ones at the next group (*continuous batching*), so one step may hold videos at
-  different groups, each with its own decision points;
+* :meth:`~EarlyExitEngine.serve` answers a *stream* of clips under a budget of frames per call
+  (the same memory for every scheme): videos wait at the entry of each segment (the stages up
+  to a live exit) until a full call has gathered from several earlier calls and groups, as
+  continuous-batching servers do, and the queues are flushed when the stream ends. The shift
+  caches and running feature sums of the videos in flight live in fixed slots, read and written
+  by index, so videos join and leave without copying the others;
+* ``run(clips, batch=B)`` is ``serve`` with B videos in flight and calls of B groups: the videos
+  move in waves and waiting videos take the places of the stopped ones at the next group
+  (*continuous batching*), so one step may hold videos at different groups;
+* for one video at a time, :func:`prune_heads` switches off the heads whose measured cost
+  exceeds the time they are predicted to save;
 * the head of an exit whose points all have threshold 1.0 can never stop a video and is not
   evaluated (:meth:`~dynamic_inference.schemes.Scheme.live_exits`).
 
@@ -477,6 +485,55 @@ def _positive(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive int, got {value!r}")
     return value
+
+
+def prune_heads(
+    scheme: Scheme,
+    thresholds: Thresholds,
+    point_logits: Tensor,
+    stage_ms: Sequence[float],
+    head_ms: Sequence[float],
+    num_frames: int,
+) -> tuple[Tensor, float]:
+    """Switch off the heads that cost more time than they save: thresholds and predicted ms.
+
+    For one video at a time (batch 1) a head is a call of its own, and on a CPU its fixed costs
+    (a few small ops, the stop test, reading the answer) may exceed the compute it saves.
+    ``stage_ms[k]``: measured milliseconds of stage k (the stem in stage 0) on one group of
+    one video; ``head_ms[k]``: of head k with its stop test. With the live heads L, the time to
+    stop at a point is the scheme's cost rule (:meth:`Scheme.point_costs`) applied to the
+    per-frame table ``(sum of stage_ms[:k+1] + head_ms of the live heads <= k) / (T/G)``; the
+    predicted ms per video is its mean over the stops the thresholds give on ``point_logits``
+    ``(V, P, C)`` (a calibration split, e.g. val). Greedily, the live exit (not the last) whose
+    points, set to threshold 1.0, lower the prediction most is switched off, until none does.
+    Videos that would have stopped at a switched-off exit go on: the result equals the
+    simulation with the returned thresholds.
+    """
+    k_all = len(stage_ms)
+    points = scheme.points(k_all)
+    thr = validate_thresholds(thresholds, len(points))
+    per_group = num_frames // scheme.groups
+
+    def predicted(t: Tensor) -> float:
+        live = scheme.live_exits(t, k_all)
+        per_frame, total = [], 0.0
+        for k in range(k_all):
+            total += stage_ms[k] + (head_ms[k] if live[k] else 0.0)
+            per_frame.append(total / per_group)
+        stop = scheme.decide(point_logits, t)
+        return float(scheme.point_costs(per_frame, num_frames)[stop].mean())
+
+    best = predicted(thr)
+    while True:
+        trials = []
+        for k, live in enumerate(scheme.live_exits(thr, k_all)[:-1]):
+            if live:
+                t = thr.clone()
+                t[[i for i, p in enumerate(points[:-1]) if p.exit == k + 1]] = 1.0
+                trials.append((predicted(t), k, t))
+        if not trials or min(trials, key=lambda x: x[0])[0] >= best:
+            return thr, best
+        best, _, thr = min(trials, key=lambda x: x[0])
 
 
 @torch.inference_mode()

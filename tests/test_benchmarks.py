@@ -234,7 +234,10 @@ def test_serving_speed_synthetic(tmp_path: Path, random_checkpoint: Path, capsys
                 "over_predicted", "seconds"):
         assert key in row["unified"]
     assert set(row["unified"]["seconds"]) == set(WORK_KINDS)
-    assert set(report["batch1"]) == {"full", "depth", "input", "unified", "stream"}
+    assert set(report["batch1"]) == {"full", "depth", "input", "unified", "stream",
+                                     "depth-pruned", "input-pruned", "unified-pruned"}
+    plan = report["batch1_plans"]["unified"]
+    assert plan["choice"] in ("unified-pruned", "full") and plan["predicted_ms"] > 0
     assert "decision_ms_p95" in report["batch1"]["unified"]
     text = capsys.readouterr().out
     assert "breakdown at 16 frames per call" in text and "shift ms" in text

@@ -213,3 +213,18 @@ def test_videos_wait_for_a_full_call_at_deep_segments():
     assert [f for s, f in served.calls if s == 1] == [4, 4]
     assert [f for s, f in lockstep.calls if s == 1] == [2, 2, 2, 2]
     assert torch.equal(served.pred, lockstep.pred)
+
+
+@pytest.mark.parametrize("head0_ms, pruned", [(0.5, False), (0.6, True)])
+def test_prune_heads_switches_off_a_head_that_costs_more_than_it_saves(head0_ms, pruned):
+    """Depth scheme, 2 exits, 1 frame; stages 1 ms each, head 2 0.1 ms. Video A is confident
+    at exit 1, video B is not. With head 1 live: A pays 1 + h, B 1 + h + 1 + 0.1, mean 1.55 + h;
+    without it both pay 2.1. So head 1 goes when h > 0.55."""
+    from dynamic_inference.engine import prune_heads
+
+    sch = make_scheme("depth")
+    logits = torch.tensor([[[10.0, 0.0], [10.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]])  # (V, P, C)
+    thr, ms = prune_heads(sch, [0.9, 0.5], logits, [1.0, 1.0], [head0_ms, 0.1], 1)
+    assert thr.tolist() == ([1.0, 0.5] if pruned else [0.9, 0.5])
+    assert ms == pytest.approx(2.1 if pruned else 1.55 + head0_ms)
+    assert sch.live_exits(thr, 2) == [not pruned, True]
