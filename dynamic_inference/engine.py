@@ -180,7 +180,8 @@ def _split_rows(rows: _Rows, n: int, per_group: int) -> tuple[_Rows, _Rows | Non
 class _Flight:
     """The stores of the videos in flight (by slot) and the answers so far (by stream index)."""
 
-    frames: Tensor  # (M*T, 3, H, W) the clip of the video in each slot
+    clips: list[Tensor | None]  # (T, 3, H, W) the clip of the video in each slot (not copied)
+    device: torch.device  # where the clips are
     cache: _SlotCache | None  # the shift caches (None: one group per video, nothing to carry)
     sums: list[Tensor | None]  # per exit: (M, D_k) sum of pooled features of the groups seen
     pred: list[int] = field(default_factory=list)
@@ -266,10 +267,9 @@ class EarlyExitEngine:
         t0 = time.perf_counter()
         fl.calls.append((s, n * pg))
         state = rows.state
-        if s == 0:  # the frames of each video's current group, from its slot
-            offsets = torch.arange(pg, device=rows.slot.device)
-            index = (rows.slot * self.num_frames + rows.group * pg)[:, None] + offsets  # (n, T/G)
-            x = fl.frames.index_select(0, index.reshape(-1))  # (n*T/G, 3, H, W)
+        if s == 0:  # the frames of each video's current group, from its clip
+            x = torch.cat([fl.clips[i][g * pg : (g + 1) * pg]  # type: ignore[index]
+                           for i, g in zip(rows.slot.tolist(), rows.group.tolist())])
             t1 = time.perf_counter()
             fl.add("gather", s, t1 - t0)
             state = model.stem(x)  # (n*T/G, C, H, W)
@@ -287,7 +287,7 @@ class EarlyExitEngine:
         f = head.features(state).view(n, pg, -1).sum(1)  # (n, D_k)
         if fl.cache is not None:  # several groups: add the sum of the groups seen before
             if fl.sums[k] is None:
-                fl.sums[k] = f.new_zeros(fl.frames.shape[0] // self.num_frames, f.shape[1])
+                fl.sums[k] = f.new_zeros(len(fl.clips), f.shape[1])
             f = fl.sums[k].index_select(0, rows.slot) + f  # type: ignore[union-attr]
             fl.sums[k].index_copy_(0, rows.slot, f)  # type: ignore[union-attr]
         seen = ((rows.group + 1) * pg)[:, None]  # (n, 1) frames seen after this group
@@ -306,6 +306,7 @@ class EarlyExitEngine:
                 fl.pred[v], fl.stop[v], fl.logits[v] = i, p, lg
                 fl.decided[v] = now - fl.arrived[v]
                 fl.free.append(slot)
+                fl.clips[slot] = None
         t1 = time.perf_counter()
         fl.add("stop", s, t1 - t0)
         if bool(done.all()):
@@ -429,7 +430,7 @@ class EarlyExitEngine:
             if fl is None:
                 fl = self._flight(clip, slots)
             slot = fl.free.pop()
-            fl.frames[slot * self.num_frames : (slot + 1) * self.num_frames] = clip
+            fl.clips[slot] = clip
             videos.append(len(fl.pred))
             free.append(slot)
             fl.pred.append(-1)
@@ -441,7 +442,7 @@ class EarlyExitEngine:
             raise ConfigError("the stream of clips is empty")
         if not videos:
             return None, fl, waited
-        dev = fl.frames.device
+        dev = fl.device
         slot_t = torch.tensor(free, dtype=torch.long, device=dev)
         if fl.cache is not None:
             fl.cache.clear(slot_t)
@@ -453,10 +454,10 @@ class EarlyExitEngine:
         return rows, fl, waited
 
     def _flight(self, clip: Tensor, slots: int) -> _Flight:
-        frames = clip.new_empty(slots * self.num_frames, *clip.shape[1:])  # (M*T, 3, H, W)
         n_seg = len(self.segments)
         return _Flight(
-            frames=frames,
+            clips=[None] * slots,
+            device=clip.device,
             cache=_SlotCache(slots) if self.scheme.groups > 1 else None,
             sums=[None] * self.model.num_exits,
             free=list(range(slots - 1, -1, -1)),
