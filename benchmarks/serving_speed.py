@@ -24,7 +24,12 @@ convolutions, shift cache, heads, stop test, gather/compaction), mean of the rou
 video and ``max_videos=1`` against full inference on one clip, interleaved; the mean time per
 video and the time to decision per video (p50, p95, from the rounds pooled). ``stream`` is the
 network path of ``python -m dynamic_inference stream`` (the input scheme, 2 frames per group,
-sequential order, threshold ``--stream-threshold``) on the same clips in memory.
+sequential order, threshold ``--stream-threshold``) on the same clips in memory. The **batch-1
+plan** (:func:`dynamic_inference.engine.prune_heads`): with stage and head times measured on
+one video's call and the stops on val, the heads that cost more than they are predicted to save
+are switched off (``<scheme>-pruned``, timed too), and where even the pruned scheme is predicted
+slower than full inference on the whole clip the plan's choice is full inference: at batch 1 a
+dynamic scheme then never runs slower than full inference, because it is not used.
 
     python benchmarks/serving_speed.py [--checkpoint checkpoints/tiny_online.pt] [--clips 256]
         [--budgets 16,128,512,1024] [--repeats 3] [--threads 1] [--synthetic] [--quick]

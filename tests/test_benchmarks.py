@@ -35,6 +35,7 @@ import online_shift  # noqa: E402
 import run_all  # noqa: E402
 import serving_speed  # noqa: E402
 import shift_overhead  # noqa: E402
+import stream_shift_calls  # noqa: E402
 
 SHIPPED = REPO / "checkpoints" / "tiny_online.pt"
 SAMPLE = REPO / "datasets_mini" / "sample"
@@ -241,6 +242,14 @@ def test_serving_speed_synthetic(tmp_path: Path, random_checkpoint: Path, capsys
     assert "decision_ms_p95" in report["batch1"]["unified"]
     text = capsys.readouterr().out
     assert "breakdown at 16 frames per call" in text and "shift ms" in text
+
+
+def test_stream_shift_calls_quick(tmp_path: Path) -> None:
+    out = tmp_path / "calls.json"
+    stream_shift_calls.main(["--quick", "--json", str(out)])
+    rows = _json(out)["rows"]
+    assert len(rows) == 7  # the tiny net's shift layers: one per BasicBlock
+    assert all(r["shift_us"] > 0 and r["conv_us"] > 0 and r["shape"][0] == 1 for r in rows)
 
 
 def test_run_all_quick_without_checkpoint(tmp_path: Path) -> None:
