@@ -8,7 +8,8 @@ of one video arrives, times side by side (rounds interleaved, median of per-call
 * ``copy``: ``x.clone()``, the cheapest way to produce a new tensor of the same shape (what any
   shift that does not write into its input must at least pay);
 * ``noop``: a Python call that returns its input (the floor of a call);
-* ``conv``: the convolution that follows the shift in that block (``ShiftedConv.conv``).
+* ``conv``: the convolution that follows the shift in that block (``conv1`` of the tiny net's
+  ``ShiftBasicBlock``).
 
 ``shift - copy`` is what the shift costs beyond one unavoidable copy; ``shift / conv`` is its
 share next to the work it feeds. The whole-net overhead is measured by ``online_shift.py``.
@@ -36,7 +37,8 @@ from bench_common import (
 )
 
 from dynamic_inference.backbones import build_model
-from dynamic_inference.shift import ShiftedConv, online_shift_step
+from dynamic_inference.backbones.tiny import ShiftBasicBlock
+from dynamic_inference.shift import online_shift_step
 
 
 def per_call_us(fn: Callable[[], Any], calls: int) -> float:
@@ -59,15 +61,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     threads = set_threads(a.threads)
     torch.manual_seed(0)
     model = build_model("tiny", 16, shift="online").eval()
-    inputs: dict[int, torch.Tensor] = {}  # id(ShiftedConv) -> its input for one frame
-    hooks = [m.register_forward_pre_hook(lambda m, args: inputs.setdefault(id(m), args[0]))
-             for m in model.modules() if isinstance(m, ShiftedConv)]
+    inputs: dict[int, torch.Tensor] = {}  # id(block) -> its input for one frame
+
+    def keep(m: torch.nn.Module, args: tuple) -> None:
+        inputs.setdefault(id(m), args[0])
+
+    hooks = [m.register_forward_pre_hook(keep)
+             for m in model.modules() if isinstance(m, ShiftBasicBlock)]
     model(torch.randn(1, 1, 3, a.size, a.size))
     for h in hooks:
         h.remove()
     rows = []
     for name, m in model.named_modules():
-        if not isinstance(m, ShiftedConv):
+        if not isinstance(m, ShiftBasicBlock):
             continue
         x = inputs[id(m)].contiguous()  # (1, C, H, W): one new frame of one video
         fold = x.shape[1] // m.shift.fold_div
@@ -76,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "shift": lambda x=x, last=last, m=m: online_shift_step(x, 1, last, m.shift.fold_div),
             "copy": lambda x=x: x.clone(),
             "noop": lambda x=x: x,
-            "conv": lambda x=x, m=m: m.conv(x),
+            "conv": lambda x=x, m=m: m.conv1(x),
         }
         us: dict[str, list[float]] = {k: [] for k in variants}
         for r in range(a.repeats + 1):
