@@ -246,6 +246,14 @@ def forced_stop_engine(*args: Any, **kwargs: Any) -> Any:
             self._targets = targets.to(clips.device)
             return self.run(clips)
 
+        def serve_forced(self, clips: torch.Tensor, targets: torch.Tensor,
+                         frames_per_call: int) -> Any:
+            """The serving mode (:meth:`EarlyExitEngine.serve`) on the stream of ``clips``."""
+            if targets.shape != (clips.shape[0],) or int(targets.max()) >= len(self.points):
+                raise BenchmarkError("targets must be (N,) decision-point indices of the scheme")
+            self._targets = targets.to(clips.device)
+            return self.serve(iter(clips), frames_per_call)
+
         def _stops(self, points: torch.Tensor, logits: torch.Tensor,
                    videos: torch.Tensor) -> torch.Tensor:
             super()._stops(points, logits, videos)  # pay for the real rule, ignore its answer

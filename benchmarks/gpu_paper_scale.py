@@ -16,12 +16,18 @@ model, timed side by side (rounds interleaved, median of per-round ratios with t
   ``full / noshift - 1`` in the same compile mode (target <= 5 %);
 * per-stage shares of wall time (stem + stage k + head k, synchronised) next to the FLOPs shares.
 
+All three are served through the engine's serving mode
+(:meth:`~dynamic_inference.engine.EarlyExitEngine.serve`): a stream of ``--clips`` clips (default
+4 x ``--batch``) with ``--frames-per-call`` frames per call (default ``--batch`` x ``--frames``,
+the same memory for every variant), videos waiting at each exit until a full call has gathered.
+
 Without CUDA it prints ``CUDA not available: skipped`` and exits 0 (the report says so).
 ``--device cpu`` runs the same code on the CPU (for tests of the script; not a paper-scale
 number).
 
     python benchmarks/gpu_paper_scale.py [--models tsm_resnet50,msdnet38] [--batch 8]
-        [--frames 16] [--size 224] [--dtype bf16|fp32] [--channels-last]
+        [--clips 32] [--frames-per-call 128] [--frames 16] [--size 224] [--dtype bf16|fp32]
+        [--channels-last]
         [--compile none|default|max-autotune] [--fractions 0.4,0.3,0.3] [--json OUT]
 """
 
@@ -151,12 +157,14 @@ def measure_model(name: str, a: argparse.Namespace) -> dict[str, Any]:
             f"--fractions has {len(fractions)} values but {name}'s depth scheme has {n_points} "
             "decision points"
         )
-    targets = forced_targets(fractions, a.batch, seed=0)
+    n_clips = a.clips or 4 * a.batch
+    budget = a.frames_per_call or a.batch * a.frames
+    targets = forced_targets(fractions, n_clips, seed=0)
     exit_cost = list(table.gflops_per_frame)
     dyn = forced_stop_engine(model, depth, [0.0] * n_points, exit_cost, a.frames)  # ignored
     full = EarlyExitEngine(model, make_scheme("full"), [0.0], exit_cost, a.frames)
     full_ns = EarlyExitEngine(noshift, make_scheme("full"), [0.0], exit_cost, a.frames)
-    clips = torch.randn(a.batch, a.frames, 3, a.size, a.size, device=a.device)
+    clips = torch.randn(n_clips, a.frames, 3, a.size, a.size, device=a.device)
 
     def timed(fn: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
@@ -165,14 +173,14 @@ def measure_model(name: str, a: argparse.Namespace) -> dict[str, Any]:
         return run
 
     variants = {
-        "full": timed(lambda: full.run(clips)),
-        "dynamic": timed(lambda: dyn.run_forced(clips, targets)),
-        "noshift": timed(lambda: full_ns.run(clips)),
+        "full": timed(lambda: full.serve(iter(clips), budget)),
+        "dynamic": timed(lambda: dyn.serve_forced(clips, targets, budget)),
+        "noshift": timed(lambda: full_ns.serve(iter(clips), budget)),
     }
     times = interleaved(variants, a.repeats, warmup=a.warmup, device=a.device)
     with precision(a.device, a.dtype):
-        check = dyn.run_forced(clips, targets)
-        segs = stage_times(model, clips, a.repeats, a.device)
+        check = dyn.serve_forced(clips, targets, budget)
+        segs = stage_times(model, clips[: a.batch], a.repeats, a.device)
     if not torch.equal(check.stop, targets):
         raise BenchmarkError("the forced-stop engine did not stop where it was told (bug)")
     full_gflops = a.frames * table.full_gflops_per_frame
@@ -191,7 +199,11 @@ def measure_model(name: str, a: argparse.Namespace) -> dict[str, Any]:
         "dynamic_gflops_per_video": round(dyn_gflops, 3),
         "flops_reduction_factor": round(flops_factor, 3),
         "ms": {k: time_stats(v) for k, v in times.items()},
-        "clips_per_s": {k: a.batch / (time_stats(v, 1.0)["median"]) for k, v in times.items()},
+        "clips_per_s": {k: n_clips / (time_stats(v, 1.0)["median"]) for k, v in times.items()},
+        "n_clips": n_clips,
+        "frames_per_call": budget,
+        "calls": len(check.calls),
+        "full_calls": sum(f == budget for _, f in check.calls),
         "wall_speedup": speedup,
         "speedup_over_flops_factor": speedup["median"] / flops_factor,
         "meets_speedup_target": speedup["median"] / flops_factor >= TARGET_SPEEDUP_VS_FLOPS,
@@ -218,7 +230,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(p)
     p.add_argument("--models", default="tsm_resnet50,msdnet38")
-    p.add_argument("--batch", type=int, default=8, help="clips per batch (default 8)")
+    p.add_argument("--batch", type=int, default=8,
+                   help="clips' worth of frames per call (default 8: 8 x 16 frames)")
+    p.add_argument("--clips", type=int, default=None,
+                   help="clips in the served stream (default 4 x --batch)")
+    p.add_argument("--frames-per-call", type=int, default=None,
+                   help="serving budget (default --batch x --frames)")
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--repeats", type=int, default=20)
@@ -242,8 +259,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     set_threads(a.threads)
     args = {k: v for k, v in vars(a).items() if k != "json_out"}
     rows = [measure_model(m.strip(), a) for m in a.models.split(",") if m.strip()]
-    print(f"{a.device} ({environment()['cuda'] or 'cpu'}), {a.batch} clips x {a.frames} x "
-          f"{a.size}^2, {a.dtype}, channels_last={a.channels_last}, compile={a.compile}; "
+    print(f"{a.device} ({environment()['cuda'] or 'cpu'}), serving {rows[0]['n_clips']} clips "
+          f"x {a.frames} x {a.size}^2 at {rows[0]['frames_per_call']} frames per call, {a.dtype}, "
+          f"channels_last={a.channels_last}, compile={a.compile}; "
           "random weights, forced stop fractions; median [quartiles] of per-round ratios")
     print_table(
         ["model", "fractions", "full ms", "dynamic ms", "clips/s full", "clips/s dyn",

@@ -10,9 +10,17 @@ a scheme from the logits of every decision point. This module *executes* it:
 * with the online (causal) shift, group g continues the videos through the
   :class:`~dynamic_inference.shift.ShiftCache` of groups < g, and the pooled features of earlier
   groups are kept as running sums per exit: nothing is recomputed when a new group arrives;
-* with ``run(clips, batch=B)`` at most B videos run at once and waiting videos take the places
-  of the stopped ones at the next group (*continuous batching*), so one step may hold videos at
-  different groups, each with its own decision points;
+* :meth:`~EarlyExitEngine.serve` answers a *stream* of clips under a budget of frames per call
+  (the same memory for every scheme): videos wait at the entry of each segment (the stages up
+  to a live exit) until a full call has gathered from several earlier calls and groups, as
+  continuous-batching servers do, and the queues are flushed when the stream ends. The shift
+  caches and running feature sums of the videos in flight live in fixed slots, read and written
+  by index, so videos join and leave without copying the others;
+* ``run(clips, batch=B)`` is ``serve`` with B videos in flight and calls of B groups: the videos
+  move in waves and waiting videos take the places of the stopped ones at the next group
+  (*continuous batching*), so one step may hold videos at different groups;
+* for one video at a time, :func:`prune_heads` switches off the heads whose measured cost
+  exceeds the time they are predicted to save;
 * the head of an exit whose points all have threshold 1.0 can never stop a video and is not
   evaluated (:meth:`~dynamic_inference.schemes.Scheme.live_exits`).
 
@@ -30,14 +38,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
 from dynamic_inference.errors import CheckpointError, ConfigError
-from dynamic_inference.exits import MultiExitNet, frame_rows, select_state
+from dynamic_inference.exits import MultiExitNet, State, frame_rows, select_state
 from dynamic_inference.schemes import Scheme, Thresholds, confidence, validate_thresholds
 from dynamic_inference.shift import ShiftCache
 
@@ -50,11 +58,22 @@ class EngineResult:
     stop: Tensor  # (N,) index of the decision point that answered
     cost: Tensor  # (N,) cost of that point (exit_cost units, e.g. GFLOPs)
     logits: Tensor  # (N, C) video logits at the stop point
-    wall_s: float  # measured wall-clock seconds
+    wall_s: float  # measured wall-clock seconds (time spent waiting for the input excluded)
+    decided_s: Tensor | None = None  # (N,) float64 seconds from a video's arrival to its answer
+    calls: list[tuple[int, int]] = field(default_factory=list)  # (segment, frames) per call
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # kind -> seconds per segment
 
     @property
     def mean_cost(self) -> float:
         return float(self.cost.float().mean())
+
+
+WORK_KINDS = ("stem", "convs", "shift", "heads", "stop", "gather")
+"""The kinds of work :attr:`EngineResult.seconds` splits the engine's time into: the stem, the
+stages' layers (convolutions, norms, activations; the shift excluded), the shift cache (read,
+shift, write back), the heads (features, running sums, classifier), the stop test (softmax,
+rule, recording the answers) and gather/compaction (the input frames of a call, joining and
+splitting the queues, dropping the rows of stopped videos, admitting new videos)."""
 
 
 def shift_mode(model: MultiExitNet) -> str:
@@ -69,6 +88,115 @@ def shift_mode(model: MultiExitNet) -> str:
     return modes.pop()
 
 
+class _SlotCache(ShiftCache):
+    """The shift caches of the videos in flight, one fixed *slot* per video (serving mode).
+
+    For each online shift layer a tensor ``(M, fold, H, W)`` holds the fold of the last frame
+    each of the M slots processed (zeros for a video that has not reached the layer yet). A
+    call on the videos in slots ``slots`` reads and writes through :meth:`view`, so videos at
+    different groups and stages share one store and nothing is concatenated or compacted when
+    videos join or leave. The time from each layer's read to its write (the gather, the shift
+    itself and the scatter) is added to ``seconds``: the *shift cache* share of the profile.
+    """
+
+    def __init__(self, slots: int) -> None:
+        super().__init__()
+        self.slots = slots
+        self.seconds = 0.0
+
+    def view(self, slots: Tensor) -> ShiftCache:
+        return _SlotView(self, slots)
+
+    def clear(self, slots: Tensor) -> None:
+        """New videos in ``slots``: no past frame."""
+        for last in self._last.values():
+            last.index_fill_(0, slots.to(last.device), 0.0)
+
+
+class _SlotView(ShiftCache):
+    """The rows ``slots`` of a :class:`_SlotCache`, with the ShiftCache interface."""
+
+    def __init__(self, store: _SlotCache, slots: Tensor) -> None:
+        super().__init__()
+        self.store, self.index, self._t0 = store, slots, 0.0
+
+    def get(self, layer: torch.nn.Module) -> Tensor | None:
+        self._t0 = time.perf_counter()
+        last = self.store._last.get(id(layer))
+        return None if last is None else last.index_select(0, self.index.to(last.device))
+
+    def put(self, layer: torch.nn.Module, last: Tensor) -> None:
+        stored = self.store._last.get(id(layer))
+        if stored is None:  # the first call that reaches this layer
+            stored = last.new_zeros(self.store.slots, *last.shape[1:])
+            self.store._last[id(layer)] = stored
+        stored.index_copy_(0, self.index.to(stored.device), last)
+        self.store.seconds += time.perf_counter() - self._t0
+
+
+@dataclass
+class _Rows:
+    """Videos waiting at (or leaving) one segment, each at its own group: one queue entry."""
+
+    video: Tensor  # (n,) index of each video in the stream
+    slot: Tensor  # (n,) its slot in the stores of the videos in flight
+    group: Tensor  # (n,) the group of frames it is at (0-based)
+    state: State | None  # (n*T/G, ...) activations entering the segment; None at segment 0
+
+    def __len__(self) -> int:
+        return int(self.video.numel())
+
+
+def _cat_rows(rows: list[_Rows]) -> _Rows:
+    if len(rows) == 1:
+        return rows[0]
+    states = [r.state for r in rows]
+    if states[0] is None:
+        state: State | None = None
+    elif isinstance(states[0], Tensor):
+        state = torch.cat(states)  # type: ignore[arg-type]
+    else:  # multi-scale state: a list of tensors per entry
+        state = [torch.cat(parts) for parts in zip(*states)]  # type: ignore[arg-type]
+    return _Rows(torch.cat([r.video for r in rows]), torch.cat([r.slot for r in rows]),
+                 torch.cat([r.group for r in rows]), state)
+
+
+def _split_rows(rows: _Rows, n: int, per_group: int) -> tuple[_Rows, _Rows | None]:
+    """The first ``n`` videos of ``rows`` and the rest (views: nothing is copied)."""
+    if len(rows) <= n:
+        return rows, None
+
+    def part(s: slice, frames: slice) -> _Rows:
+        state = rows.state
+        if state is not None:
+            state = state[frames] if isinstance(state, Tensor) else [x[frames] for x in state]
+        return _Rows(rows.video[s], rows.slot[s], rows.group[s], state)
+
+    cut = n * per_group
+    return part(slice(0, n), slice(0, cut)), part(slice(n, None), slice(cut, None))
+
+
+@dataclass
+class _Flight:
+    """The stores of the videos in flight (by slot) and the answers so far (by stream index)."""
+
+    clips: list[Tensor | None]  # (T, 3, H, W) the clip of the video in each slot (not copied)
+    device: torch.device  # where the clips are
+    cache: _SlotCache | None  # the shift caches (None: one group per video, nothing to carry)
+    sums: list[Tensor | None]  # per exit: (M, D_k) sum of pooled features of the groups seen
+    pred: list[int] = field(default_factory=list)
+    stop: list[int] = field(default_factory=list)
+    logits: list[Tensor | None] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # perf_counter when the clip arrived
+    decided: list[float] = field(default_factory=list)  # seconds from arrival to the answer
+    free: list[int] = field(default_factory=list)  # free slots
+    calls: list[tuple[int, int]] = field(default_factory=list)
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, kind: str, segment: int, seconds: float) -> None:
+        self.seconds[kind][segment] += seconds
+
+
 class EarlyExitEngine:
     """Executes ``scheme`` with ``thresholds`` on a multi-exit model.
 
@@ -76,8 +204,13 @@ class EarlyExitEngine:
     only used to report the cost of each stop. The heads of exits that cannot fire (all their
     points at threshold 1.0: :meth:`Scheme.live_exits`) are not evaluated; pass the costs
     without them (:func:`dynamic_inference.evaluate.scheme_exit_gflops` with the thresholds).
-    ``clips`` given to :meth:`run` must already be in the processing order
+    Clips given to :meth:`run` and :meth:`serve` must already be in the processing order
     (``clips[:, order]``), as for the simulation.
+
+    The network is cut into *segments*: segment s runs the stages after the previous live exit
+    up to live exit s and ends with that exit's head and the stop test (segment 0 starts with
+    the stem). :meth:`_step` runs one segment on a set of videos; it is the engine's only stage
+    loop, and :meth:`serve` (with :meth:`run` on top) only decides which videos it gets.
     """
 
     def __init__(
@@ -102,6 +235,16 @@ class EarlyExitEngine:
                 "model; this checkpoint uses the offline (bidirectional) shift: use an "
                 "online-shift or no-shift checkpoint"
             )
+        k_all = model.num_exits
+        self.per_group = num_frames // scheme.groups
+        self.exits = list(range(k_all)) if scheme.depth else [k_all - 1]  # exit of each point
+        # segments: (index j in self.exits, exit k, the stages it runs), one per live exit
+        self.segments: list[tuple[int, int, range]] = []
+        first = 0
+        for j, k in enumerate(self.exits):
+            if self.live[k]:
+                self.segments.append((j, k, range(first, k + 1)))
+                first = k + 1
 
     def _stops(self, points: Tensor, logits: Tensor, videos: Tensor) -> Tensor:
         """(n,) bool: which running videos stop, given each one's decision point ``points`` (n,)
@@ -115,83 +258,283 @@ class EarlyExitEngine:
         t = self.thresholds.to(logits.device)[points]  # (n,) float64
         return ((conf >= t) & (t < 1.0)) | (points == len(self.points) - 1)
 
+    def _step(self, s: int, rows: _Rows, fl: _Flight) -> _Rows | None:
+        """Run segment ``s`` on ``rows`` (videos at any groups), answer the videos that stop at
+        its exit, and return the others: at segment s + 1 of the same group, or (after the last
+        segment) at segment 0 of their next group."""
+        model, pg, n = self.model, self.per_group, len(rows)
+        j, k, stages = self.segments[s]
+        t0 = time.perf_counter()
+        fl.calls.append((s, n * pg))
+        state = rows.state
+        if s == 0:  # the frames of each video's current group, from its clip
+            x = torch.cat([fl.clips[i][g * pg : (g + 1) * pg]  # type: ignore[index]
+                           for i, g in zip(rows.slot.tolist(), rows.group.tolist())])
+            t1 = time.perf_counter()
+            fl.add("gather", s, t1 - t0)
+            state = model.stem(x)  # (n*T/G, C, H, W)
+            t0 = time.perf_counter()
+            fl.add("stem", s, t0 - t1)
+        cache = None if fl.cache is None else fl.cache.view(rows.slot)
+        shift0 = 0.0 if fl.cache is None else fl.cache.seconds
+        for stage in stages:
+            state = model.stage(stage, state, pg, cache)
+        t1 = time.perf_counter()
+        shift = 0.0 if fl.cache is None else fl.cache.seconds - shift0
+        fl.add("shift", s, shift)
+        fl.add("convs", s, t1 - t0 - shift)
+        head = model.heads[k]
+        f = head.features(state).view(n, pg, -1).sum(1)  # (n, D_k)
+        if fl.cache is not None:  # several groups: add the sum of the groups seen before
+            if fl.sums[k] is None:
+                fl.sums[k] = f.new_zeros(len(fl.clips), f.shape[1])
+            f = fl.sums[k].index_select(0, rows.slot) + f  # type: ignore[union-attr]
+            fl.sums[k].index_copy_(0, rows.slot, f)  # type: ignore[union-attr]
+        seen = ((rows.group + 1) * pg)[:, None]  # (n, 1) frames seen after this group
+        logits = head.classifier(f / seen)  # (n, C)
+        t0 = time.perf_counter()
+        fl.add("heads", s, t0 - t1)
+        points = rows.group * len(self.exits) + j  # (n,) decision point of each video
+        done = self._stops(points, logits, rows.video)
+        if done.any():
+            now = time.perf_counter()
+            answer = logits[done].float().cpu()
+            for i, v, p, lg, slot in zip(
+                answer.argmax(1).tolist(), rows.video[done].tolist(), points[done].tolist(),
+                answer, rows.slot[done].tolist(),
+            ):
+                fl.pred[v], fl.stop[v], fl.logits[v] = i, p, lg
+                fl.decided[v] = now - fl.arrived[v]
+                fl.free.append(slot)
+                fl.clips[slot] = None
+        t1 = time.perf_counter()
+        fl.add("stop", s, t1 - t0)
+        if bool(done.all()):
+            return None
+        keep = (~done).nonzero().squeeze(1)
+        last = s == len(self.segments) - 1
+        out = _Rows(
+            rows.video[keep], rows.slot[keep], rows.group[keep] + int(last),
+            None if last else select_state(state, frame_rows(keep, pg)),
+        )
+        fl.add("gather", s, time.perf_counter() - t1)
+        return out
+
     @torch.inference_mode()
+    def serve(
+        self,
+        clips: Iterable[Tensor],
+        frames_per_call: int,
+        max_videos: int | None = None,
+    ) -> EngineResult:
+        """Serving mode: answer a stream of clips, each ``(T, 3, H, W)`` in processing order.
+
+        ``frames_per_call``: no call of a segment gets more frames than this (the memory budget,
+        equal for every scheme: a call holds ``frames_per_call // (T/G)`` videos of one group
+        each). ``max_videos``: videos in flight at once (default: the number of segments x the
+        videos of one call). Videos wait at the entry of a segment until a full call has
+        gathered, coming from several earlier calls and groups, as continuous-batching servers
+        do; the deepest full queue runs first, and new clips are taken from the stream while
+        there is room and the first segment's queue is not full. With the default
+        ``max_videos`` some queue is always full while the stream lasts (S queues of fewer than
+        a call's videos hold fewer videos than are in flight), so only the last calls, after
+        the stream has ended, are smaller than the budget (the *flush*: deepest queue first).
+        With ``max_videos`` = the videos of one call, the videos move in waves, one group per
+        wave, and the stopped ones are replaced at the next wave (what :meth:`run` does).
+
+        Each video is computed once per group and segment and each call is the same
+        computation per video, so predictions, stops and costs equal the simulation, whatever
+        the order of the calls. Time spent waiting for the next clip of ``clips`` is not part
+        of ``wall_s``; ``decided_s`` counts from the moment a clip arrived.
+        """
+        per_call = _positive(frames_per_call, "frames_per_call") // self.per_group
+        if per_call < 1:
+            raise ConfigError(
+                f"frames_per_call={frames_per_call} is less than one group of one video "
+                f"({self.per_group} frames for the {self.scheme.name} scheme)"
+            )
+        n_seg = len(self.segments)
+        slots = n_seg * per_call if max_videos is None else _positive(max_videos, "max_videos")
+        queues: list[list[_Rows]] = [[] for _ in range(n_seg)]
+        queued = [0] * n_seg
+        stream = iter(clips)
+        fl: _Flight | None = None
+        t_in = 0.0  # seconds spent waiting for the stream
+        t_start = time.perf_counter()
+        in_flight, ended = 0, False
+        while True:
+            full = [s for s in range(n_seg) if queued[s] >= per_call]
+            if not full and not ended and in_flight < slots:  # admit new clips
+                t0 = time.perf_counter()
+                taken = self._admit(stream, min(slots - in_flight, per_call - queued[0]), fl,
+                                    slots)
+                t1 = time.perf_counter()
+                rows, fl, waited = taken
+                t_in += waited
+                if rows is None:
+                    ended = True
+                else:
+                    queues[0].append(rows)
+                    queued[0] += len(rows)
+                    in_flight += len(rows)
+                    fl.add("gather", 0, t1 - t0 - waited)
+                continue
+            busy = full or [s for s in range(n_seg) if queued[s]]
+            if not busy:
+                break
+            s = busy[-1]  # the deepest: finish videos before starting new ones
+            t0 = time.perf_counter()
+            rows, rest = _split_rows(_cat_rows(queues[s]), per_call, self.per_group)
+            queues[s] = [] if rest is None else [rest]
+            queued[s] = 0 if rest is None else len(rest)
+            assert fl is not None
+            fl.add("gather", s, time.perf_counter() - t0)
+            out = self._step(s, rows, fl)
+            in_flight -= len(rows) - (0 if out is None else len(out))
+            if out is not None:
+                nxt = (s + 1) % n_seg
+                queues[nxt].append(out)
+                queued[nxt] += len(out)
+        wall = time.perf_counter() - t_start - t_in
+        if fl is None:
+            raise ConfigError("the stream of clips is empty")
+        stop = torch.tensor(fl.stop, dtype=torch.long)
+        return EngineResult(
+            pred=torch.tensor(fl.pred, dtype=torch.long),
+            stop=stop,
+            cost=self.point_costs[stop].to(torch.float64),
+            logits=torch.stack(fl.logits),  # type: ignore[arg-type]
+            wall_s=wall,
+            decided_s=torch.tensor(fl.decided, dtype=torch.float64),
+            calls=fl.calls,
+            seconds=fl.seconds,
+        )
+
+    def _admit(
+        self, stream: Iterator[Tensor], n: int, fl: _Flight | None, slots: int
+    ) -> tuple[_Rows | None, _Flight, float]:
+        """Take up to ``n`` clips from ``stream`` into free slots: their rows at segment 0 (None
+        when the stream has ended), the flight (created at the first clip) and the seconds
+        spent waiting for the stream."""
+        videos, free, waited = [], [], 0.0
+        for _ in range(n):
+            t0 = time.perf_counter()
+            clip = next(stream, None)
+            waited += time.perf_counter() - t0
+            if clip is None:
+                break
+            if clip.dim() != 4 or clip.shape[0] != self.num_frames:
+                raise ConfigError(
+                    f"expected clips ({self.num_frames}, 3, H, W), got {tuple(clip.shape)}"
+                )
+            if fl is None:
+                fl = self._flight(clip, slots)
+            slot = fl.free.pop()
+            fl.clips[slot] = clip
+            videos.append(len(fl.pred))
+            free.append(slot)
+            fl.pred.append(-1)
+            fl.stop.append(-1)
+            fl.logits.append(None)
+            fl.arrived.append(time.perf_counter())
+            fl.decided.append(float("nan"))
+        if fl is None:
+            raise ConfigError("the stream of clips is empty")
+        if not videos:
+            return None, fl, waited
+        dev = fl.device
+        slot_t = torch.tensor(free, dtype=torch.long, device=dev)
+        if fl.cache is not None:
+            fl.cache.clear(slot_t)
+        for s in fl.sums:
+            if s is not None:
+                s.index_fill_(0, slot_t, 0.0)
+        rows = _Rows(torch.tensor(videos, dtype=torch.long, device=dev), slot_t,
+                     torch.zeros(len(videos), dtype=torch.long, device=dev), None)
+        return rows, fl, waited
+
+    def _flight(self, clip: Tensor, slots: int) -> _Flight:
+        n_seg = len(self.segments)
+        return _Flight(
+            clips=[None] * slots,
+            device=clip.device,
+            cache=_SlotCache(slots) if self.scheme.groups > 1 else None,
+            sums=[None] * self.model.num_exits,
+            free=list(range(slots - 1, -1, -1)),
+            seconds={kind: [0.0] * n_seg for kind in WORK_KINDS},
+        )
+
     def run(self, clips: Tensor, batch: int | None = None) -> EngineResult:
         """``clips``: ``(N, T, 3, H, W)`` in processing order.
 
         ``batch``: at most this many videos run at once (default: all N). When videos stop, the
         next waiting ones take their places at the start of the next group (*continuous
         batching*), so the batch stays full instead of shrinking to a few videos: on a CPU the
-        deep stages run several times slower per frame in calls of a few frames.
+        deep stages run several times slower per frame in calls of a few frames. This is
+        :meth:`serve` with ``batch`` videos in flight and calls of ``batch`` groups of frames.
         """
         if clips.dim() != 5 or clips.shape[1] != self.num_frames:
             raise ConfigError(
                 f"expected clips (N, {self.num_frames}, 3, H, W), got {tuple(clips.shape)}"
             )
         n = clips.shape[0]
-        batch = n if batch is None else batch
-        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-            raise ConfigError(f"batch must be a positive int, got {batch!r}")
-        t0 = time.perf_counter()
-        model, dev = self.model, clips.device
-        groups, k_all = self.scheme.groups, model.num_exits
-        per_group = self.num_frames // groups
-        exits = list(range(k_all)) if self.scheme.depth else [k_all - 1]
-        offsets = torch.arange(per_group, device=dev)
-        flat = clips.reshape(n * self.num_frames, *clips.shape[2:])  # (N*T, 3, H, W)
-        pred = torch.full((n,), -1, dtype=torch.long)
-        stop = torch.full((n,), -1, dtype=torch.long)
-        out_logits = torch.zeros(n, model.num_classes)
-        # one row per running video: its index in ``clips`` and the group it is at
-        active = torch.zeros(0, dtype=torch.long, device=dev)
-        group = torch.zeros(0, dtype=torch.long, device=dev)
-        waiting = 0  # videos clips[waiting:] have not started yet
-        cache = ShiftCache() if groups > 1 else None
-        # running sums of pooled features of the groups seen so far, per exit: (n_active, D_k)
-        sums: list[Tensor | None] = [None] * k_all
-        while waiting < n or len(active) > 0:
-            joining = min(batch - len(active), n - waiting)
-            if joining > 0:  # new videos start at group 0 with an empty past
-                active = torch.cat([active, torch.arange(waiting, waiting + joining, device=dev)])
-                group = torch.cat([group, group.new_zeros(joining)])
-                sums = [None if s is None else torch.cat([s, s.new_zeros(joining, s.shape[1])])
-                        for s in sums]
-                if cache is not None:
-                    cache.add_videos(joining)
-                waiting += joining
-            # rows of the frames of each video's current group in clips viewed as (N*T, 3, H, W)
-            rows = (active * self.num_frames + group * per_group)[:, None] + offsets  # (n, T/G)
-            x = flat.index_select(0, rows.reshape(-1))  # (n*T/G, 3, H, W)
-            state = model.stem(x)  # (n*T/G, C, H, W)
-            seen = ((group + 1) * per_group)[:, None]  # (n, 1) frames seen after this group
-            for j, k in enumerate(exits):
-                for stage in range(exits[j - 1] + 1 if j else 0, k + 1):
-                    state = model.stage(stage, state, per_group, cache)
-                if not self.live[k]:  # a head that cannot fire is not evaluated
-                    continue
-                head = model.heads[k]
-                f = head.features(state).view(len(active), per_group, -1).sum(1)  # (n, D_k)
-                sums[k] = f if sums[k] is None else sums[k] + f
-                logits = head.classifier(sums[k] / seen)  # (n, C)
-                points = group * len(exits) + j  # (n,) decision point of each video
-                done = self._stops(points, logits, active)
-                if done.any():
-                    idx = active[done].cpu()
-                    pred[idx] = logits[done].argmax(1).cpu()
-                    stop[idx] = points[done].cpu()
-                    out_logits[idx] = logits[done].float().cpu()
-                    keep = (~done).nonzero().squeeze(1)
-                    active, group, seen = active[keep], group[keep], seen[keep]
-                    sums = [s.index_select(0, keep) if s is not None else None for s in sums]
-                    if cache is not None:
-                        cache = cache.select(keep)
-                    if len(active) == 0:
-                        break
-                    state = select_state(state, frame_rows(keep, per_group))
-            group = group + 1  # the videos still running go on to their next group
-        wall = time.perf_counter() - t0
-        cost = self.point_costs[stop].to(torch.float64)
-        return EngineResult(pred, stop, cost, out_logits, wall)
+        batch = n if batch is None else _positive(batch, "batch")
+        return self.serve(iter(clips), frames_per_call=batch * self.per_group, max_videos=batch)
+
+
+def _positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def prune_heads(
+    scheme: Scheme,
+    thresholds: Thresholds,
+    point_logits: Tensor,
+    stage_ms: Sequence[float],
+    head_ms: Sequence[float],
+    num_frames: int,
+) -> tuple[Tensor, float]:
+    """Switch off the heads that cost more time than they save: thresholds and predicted ms.
+
+    For one video at a time (batch 1) a head is a call of its own, and on a CPU its fixed costs
+    (a few small ops, the stop test, reading the answer) may exceed the compute it saves.
+    ``stage_ms[k]``: measured milliseconds of stage k (the stem in stage 0) on one group of
+    one video; ``head_ms[k]``: of head k with its stop test. With the live heads L, the time to
+    stop at a point is the scheme's cost rule (:meth:`Scheme.point_costs`) applied to the
+    per-frame table ``(sum of stage_ms[:k+1] + head_ms of the live heads <= k) / (T/G)``; the
+    predicted ms per video is its mean over the stops the thresholds give on ``point_logits``
+    ``(V, P, C)`` (a calibration split, e.g. val). Greedily, the live exit (not the last) whose
+    points, set to threshold 1.0, lower the prediction most is switched off, until none does.
+    Videos that would have stopped at a switched-off exit go on: the result equals the
+    simulation with the returned thresholds.
+    """
+    k_all = len(stage_ms)
+    points = scheme.points(k_all)
+    thr = validate_thresholds(thresholds, len(points))
+    per_group = num_frames // scheme.groups
+
+    def predicted(t: Tensor) -> float:
+        live = scheme.live_exits(t, k_all)
+        per_frame, total = [], 0.0
+        for k in range(k_all):
+            total += stage_ms[k] + (head_ms[k] if live[k] else 0.0)
+            per_frame.append(total / per_group)
+        stop = scheme.decide(point_logits, t)
+        return float(scheme.point_costs(per_frame, num_frames)[stop].mean())
+
+    best = predicted(thr)
+    while True:
+        trials = []
+        for k, live in enumerate(scheme.live_exits(thr, k_all)[:-1]):
+            if live:
+                t = thr.clone()
+                t[[i for i, p in enumerate(points[:-1]) if p.exit == k + 1]] = 1.0
+                trials.append((predicted(t), k, t))
+        if not trials or min(trials, key=lambda x: x[0])[0] >= best:
+            return thr, best
+        best, _, thr = min(trials, key=lambda x: x[0])
 
 
 @torch.inference_mode()

@@ -296,15 +296,18 @@ def run_engine(
     batch_size: int = 32,
     device: str = "cpu",
 ) -> tuple[Tensor, Tensor, float]:
-    """Real early exit over a dataset: (pred, stop, compute seconds). Decoding is not timed."""
+    """Real early exit over a dataset: (pred, stop, compute seconds). Decoding is not timed.
+
+    The whole split is one stream through the engine's serving mode
+    (:meth:`EarlyExitEngine.serve`) with calls of at most ``batch_size`` clips' worth of frames
+    (``batch_size * T``: the memory of full inference on ``batch_size`` clips, for every scheme).
+    """
     engine = EarlyExitEngine(model.to(device), scheme, thresholds, exit_cost, cfg.frames)
-    preds, stops, wall = [], [], 0.0
-    for clips, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        res = engine.run(clips[:, order].to(device))
-        preds.append(res.pred)
-        stops.append(res.stop)
-        wall += res.wall_s
-    return torch.cat(preds), torch.cat(stops), wall
+    clips = (clip[order].to(device)
+             for batch, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False)
+             for clip in batch)
+    res = engine.serve(clips, frames_per_call=batch_size * cfg.frames)
+    return res.pred, res.stop, res.wall_s
 
 
 def evaluate(

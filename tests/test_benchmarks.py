@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import torch
 
+from dynamic_inference.engine import WORK_KINDS
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 sys.path.insert(0, str(BENCH))
@@ -31,7 +33,9 @@ import flops_table  # noqa: E402
 import gpu_paper_scale  # noqa: E402
 import online_shift  # noqa: E402
 import run_all  # noqa: E402
+import serving_speed  # noqa: E402
 import shift_overhead  # noqa: E402
+import stream_shift_calls  # noqa: E402
 
 SHIPPED = REPO / "checkpoints" / "tiny_online.pt"
 SAMPLE = REPO / "datasets_mini" / "sample"
@@ -208,6 +212,8 @@ def test_gpu_script_logic_on_cpu(tmp_path: Path) -> None:
         assert key in row
     assert len(row["stages"]) == 4
     assert sum(s["time_share"] for s in row["stages"]) == pytest.approx(1.0)
+    # served: a stream of 4 x batch clips at batch x frames per call
+    assert row["n_clips"] == 16 and row["frames_per_call"] == 16 and row["full_calls"] >= 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,6 +245,36 @@ def test_early_exit_speed_synthetic(tmp_path: Path, random_checkpoint: Path) -> 
                 "speedup_over_flops_factor", "speedup_over_predicted",
                 "latency_table_ms_per_frame"):
         assert key in report["rows"][0]
+
+
+def test_serving_speed_synthetic(tmp_path: Path, random_checkpoint: Path, capsys) -> None:
+    """The serving benchmark prints the breakdown per kind of work and the ratios."""
+    out = tmp_path / "serving.json"
+    serving_speed.main(["--checkpoint", str(random_checkpoint), "--synthetic", "--quick",
+                        "--json", str(out)])
+    report = _json(out)
+    assert [r["budget"] for r in report["rows"]] == [16, 64]
+    row = report["rows"][0]["schemes"]
+    assert set(row) == {"full", "depth", "input", "unified"}
+    for key in ("throughput_ratio", "flops_factor", "predicted_ratio_calls", "over_flops",
+                "over_predicted", "seconds"):
+        assert key in row["unified"]
+    assert set(row["unified"]["seconds"]) == set(WORK_KINDS)
+    assert set(report["batch1"]) == {"full", "depth", "input", "unified", "stream",
+                                     "depth-pruned", "input-pruned", "unified-pruned"}
+    plan = report["batch1_plans"]["unified"]
+    assert plan["choice"] in ("unified-pruned", "full") and plan["predicted_ms"] > 0
+    assert "decision_ms_p95" in report["batch1"]["unified"]
+    text = capsys.readouterr().out
+    assert "breakdown at 16 frames per call" in text and "shift ms" in text
+
+
+def test_stream_shift_calls_quick(tmp_path: Path) -> None:
+    out = tmp_path / "calls.json"
+    stream_shift_calls.main(["--quick", "--json", str(out)])
+    rows = _json(out)["rows"]
+    assert len(rows) == 7  # the tiny net's shift layers: one per BasicBlock
+    assert all(r["shift_us"] > 0 and r["conv_us"] > 0 and r["shape"][0] == 1 for r in rows)
 
 
 def test_run_all_quick_without_checkpoint(tmp_path: Path) -> None:
