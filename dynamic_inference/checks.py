@@ -98,13 +98,9 @@ def _check_folder_writable(folder: Path, flag: str, path: Path) -> None:
     base = _nearest_existing(folder)
     if not base.is_dir():
         raise ConfigError(f"{flag} {path}: {base} is a file, not a folder")
-    try:  # os.access misses read-only mounts and ACLs: try it
-        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=base)
-    except OSError as exc:
-        reason = exc.strerror or exc
-        raise ConfigError(f"{flag} {path}: cannot write in {base} ({reason})") from None
-    os.close(fd)
-    os.unlink(probe)
+    # access(2) also answers "no" on a read-only file system (EROFS); nothing is created
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {path}: cannot write in {base} (read-only or no permission)")
 
 
 def check_output_file(path: str | Path, flag: str) -> Path:
