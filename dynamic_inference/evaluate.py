@@ -338,9 +338,9 @@ def evaluate(
         raise ConfigError("--budget-ms cannot be combined with --budget or --threshold")
     if budget_ms is not None and not budget_ms > 0:  # also rejects NaN
         raise ConfigError(f"--budget-ms must be > 0 ms/video, got {budget_ms}")
+    model, cfg, prov = load_checkpoint(checkpoint, device=device)
     if split == "val" and (budget is not None or threshold is None):
         print("note: thresholds are calibrated on val; evaluating on val too", file=sys.stderr)
-    model, cfg, prov = load_checkpoint(checkpoint, device=device)
     sch = make_scheme(scheme, groups, order, cfg.seed)
     if sch.groups > 1 and cfg.frames % sch.groups:
         raise ConfigError(f"--groups {groups} must divide the checkpoint's {cfg.frames} frames")
