@@ -9,12 +9,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from dynamic_inference.errors import DynamicInferenceError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit code 2, like every other
+    error of the command line (argparse prints the usage block first; ``--help`` shows it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m dynamic_inference",
         description="Dynamic inference for video action recognition (Wu et al., CVPRW 2020).",
     )
@@ -29,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--per-class", type=int, default=None, help="train clips per class")
+    s.add_argument("--force", action="store_true",
+                   help="write into a non-empty folder make-mini did not make (its files are "
+                   "kept; make-mini never deletes what it did not write)")
 
     s = sub.add_parser("flops", help="per-exit and per-video cost of a backbone")
     s.add_argument("--model", required=True)
@@ -80,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=0)
     s.add_argument("--limit", type=int, default=None, help="only N training clips (smoke runs)")
     s.add_argument("--steps", type=int, default=None, help="stop after N steps (smoke runs)")
+    s.add_argument("--skip-bad", action="store_true",
+                   help="drop missing and undecodable clips (reported) instead of stopping")
 
     s = sub.add_parser("evaluate", help="evaluate a scheme; writes a JSON report")
     s.add_argument("--checkpoint", required=True)
@@ -97,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", dest="json_out", default=None, metavar="OUT")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--device", default="cpu")
+    s.add_argument("--skip-bad", action="store_true",
+                   help="drop missing and undecodable clips (listed in the report's 'skipped')")
 
     s = sub.add_parser("stream", help="frame-by-frame online inference on one video")
     s.add_argument("video")
@@ -143,8 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except (DynamicInferenceError, FileNotFoundError, IsADirectoryError, PermissionError) as e:
+    except DynamicInferenceError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file the library did not check (a disk that filled up, ...)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -31,3 +31,7 @@ class DatasetError(DynamicInferenceError, ValueError):
 
 class CheckpointError(DynamicInferenceError, ValueError):
     """A checkpoint that does not match the model, scheme or config it is loaded into."""
+
+
+class OutputError(DynamicInferenceError, OSError):
+    """An output file or folder that cannot be written (read-only, full disk, not a folder)."""

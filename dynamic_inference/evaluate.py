@@ -24,7 +24,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,17 @@ from dynamic_inference.calibrate import (
     static_baselines,
     sweep_shared_threshold,
 )
+from dynamic_inference.checks import (
+    atomic_write,
+    atomic_write_text,
+    check_classes,
+    check_device,
+    check_int,
+    check_output_dir,
+    check_output_file,
+)
 from dynamic_inference.engine import EarlyExitEngine, measure_latency
-from dynamic_inference.errors import ConfigError
+from dynamic_inference.errors import ConfigError, DatasetError
 from dynamic_inference.exits import MultiExitNet
 from dynamic_inference.schemes import (
     HeadPricing,
@@ -70,6 +79,7 @@ class SplitLogits:
     records: list[Any]  # the dataset's records (label names, group, difficulty)
     order: Tensor  # (T,) the permutation applied to the sampled frames
     classes: list[str]
+    skipped: list[str] = field(default_factory=list)  # clips dropped (--skip-bad): "path: why"
 
 
 @torch.inference_mode()
@@ -115,6 +125,7 @@ class DecodedClips(torch.utils.data.Dataset):
         self.labels = torch.cat([y for _, y in pairs])
         self.records = list(dataset.records)
         self.classes = list(dataset.classes)
+        self.skipped = list(dataset.skipped)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -126,16 +137,18 @@ class DecodedClips(torch.utils.data.Dataset):
 _CLIPS: dict[tuple, DecodedClips] = {}
 
 
-def eval_split(cfg: TrainConfig, split: str, data: str | Path | None = None) -> Any:
+def eval_split(
+    cfg: TrainConfig, split: str, data: str | Path | None = None, skip_bad: bool = False
+) -> Any:
     """The evaluation clips of a split. MiniActions splits are small (800 clips of 16 x 64 x 64)
     and are decoded once per process and kept in memory, so the schemes, orders and the engine
     of a notebook do not decode them again; real datasets are streamed from disk."""
     if cfg.dataset != "mini":
-        return load_split(cfg, split, data)
+        return load_split(cfg, split, data, skip_bad=skip_bad)
     key = (cfg.dataset, str(data if data is not None else cfg.data), split, cfg.frames,
-           cfg.input_size)
+           cfg.input_size, skip_bad)
     if key not in _CLIPS:
-        _CLIPS[key] = DecodedClips(load_split(cfg, split, data))
+        _CLIPS[key] = DecodedClips(load_split(cfg, split, data, skip_bad=skip_bad))
     return _CLIPS[key]
 
 
@@ -148,13 +161,16 @@ def split_logits(
     batch_size: int = 32,
     device: str = "cpu",
     key: str | None = None,
+    skip_bad: bool = False,
 ) -> SplitLogits:
-    """:func:`collect_logits` on a split, cached in memory under ``key`` (e.g. checkpoint path)."""
-    ck = (key or id(model), split, tuple(order.tolist()), str(data), cfg.frames)
+    """:func:`collect_logits` on a split, cached in memory under ``key`` (e.g. checkpoint path).
+    ``skip_bad``: drop missing and undecodable clips (listed in ``SplitLogits.skipped``)."""
+    ck = (key or id(model), split, tuple(order.tolist()), str(data), cfg.frames, skip_bad)
     if ck not in _CACHE:
-        ds = eval_split(cfg, split, data)
+        ds = eval_split(cfg, split, data, skip_bad)
         fl, y = collect_logits(model, ds, order, batch_size, device)
-        _CACHE[ck] = SplitLogits(fl, y, list(ds.records), order, list(ds.classes))
+        _CACHE[ck] = SplitLogits(fl, y, list(ds.records), order, list(ds.classes),
+                                 [f"{p}: {why}" for p, why in getattr(ds, "skipped", [])])
     return _CACHE[ck]
 
 
@@ -285,6 +301,12 @@ def _mean_by(keys: list[str], values: Tensor) -> dict[str, float]:
     return {k: round(sum(v) / len(v), 4) for k, v in sorted(out.items())}
 
 
+def _skipped(*splits: SplitLogits) -> dict[str, Any]:
+    """The report's ``skipped``: how many and which clips of the splits were dropped."""
+    clips = list(dict.fromkeys(c for sl in splits for c in sl.skipped))  # val may be the split
+    return {"count": len(clips), "clips": clips}
+
+
 def run_engine(
     model: MultiExitNet,
     scheme: Scheme,
@@ -323,13 +345,19 @@ def evaluate(
     device: str = "cpu",
     engine: bool = True,
     budget_ms: float | None = None,
+    skip_bad: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``scheme`` on ``split`` with thresholds calibrated on val; returns the report.
 
     ``budget_ms``: a *time* budget (milliseconds of compute per video on this machine) instead
     of a FLOPs budget: a latency table is measured here (:func:`engine.measure_latency`, calls of
     one group of frames at ``batch_size`` videos) and MSDNet's calibration solves for it on val.
+    ``skip_bad``: missing and undecodable clips are dropped and listed in the report's
+    ``skipped`` (else the first one stops the run). The dataset's classes must be the
+    checkpoint's (:func:`~dynamic_inference.checks.check_classes`).
     """
+    check_int("--batch-size", batch_size, 1)
+    check_device(device)
     if threshold is not None and not 0.0 <= threshold <= 1.0:  # also rejects NaN
         raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
     if budget is not None and not budget > 0:
@@ -338,9 +366,9 @@ def evaluate(
         raise ConfigError("--budget-ms cannot be combined with --budget or --threshold")
     if budget_ms is not None and not budget_ms > 0:  # also rejects NaN
         raise ConfigError(f"--budget-ms must be > 0 ms/video, got {budget_ms}")
+    model, cfg, prov = load_checkpoint(checkpoint, device=device)
     if split == "val" and (budget is not None or threshold is None):
         print("note: thresholds are calibrated on val; evaluating on val too", file=sys.stderr)
-    model, cfg, prov = load_checkpoint(checkpoint, device=device)
     sch = make_scheme(scheme, groups, order, cfg.seed)
     if sch.groups > 1 and cfg.frames % sch.groups:
         raise ConfigError(f"--groups {groups} must divide the checkpoint's {cfg.frames} frames")
@@ -348,8 +376,15 @@ def evaluate(
     # every head priced: what calibration compares and the oracle's bound (any point may stop)
     costs = sch.point_costs(scheme_exit_gflops(sch, model, cfg), cfg.frames)
     key = str(Path(checkpoint).resolve())
-    val = split_logits(model, cfg, "val", perm, data, batch_size, device, key)
-    test = split_logits(model, cfg, split, perm, data, batch_size, device, key)
+    val = split_logits(model, cfg, "val", perm, data, batch_size, device, key, skip_bad)
+    where = str(data or cfg.data or f"the {cfg.dataset} dataset")
+    check_classes(val.classes, prov["classes"], checkpoint, where)
+    if threshold is None and budget is None and budget_ms is None and len(val.labels) < 5:
+        raise DatasetError(f"the val split of {where} has {len(val.labels)} videos; choosing "
+                           "thresholds on held-out folds needs >= 5 (add val videos, or pass "
+                           "--threshold)")
+    test = split_logits(model, cfg, split, perm, data, batch_size, device, key, skip_bad)
+    check_classes(test.classes, prov["classes"], checkpoint, where)
     latency: list[float] | None = None
     if budget_ms is not None:  # calibrate on measured time instead of FLOPs
         latency = measure_latency(model, cfg.frames // sch.groups, cfg.input_size, batch_size,
@@ -397,19 +432,22 @@ def evaluate(
         "top1_by_group": _accuracy_by(groups, correct),
         "gflops_by_group": _mean_by(groups, sim.cost),
         "val_top1_per_exit_at_training": prov.get("val_top1_per_exit"),
+        "skipped": _skipped(val, test),
     }
     report["reduction_pct"] = round(
         100.0 * (1 - report["gflops_per_video"] / report["full_gflops_per_video"]), 2
     )
     full_sch = make_scheme("full")
-    full_pl = full_sch.point_logits(test.frame_logits)
-    full_correct = full_pl[:, 0].argmax(1) == test.labels  # (V,)
+    full_perm = order_for(full_sch, cfg)  # the checkpoint's order, whatever the scheme's
+    full_test = split_logits(model, cfg, split, full_perm, data, batch_size, device, key, skip_bad)
+    full_correct = full_sch.point_logits(full_test.frame_logits)[:, 0].argmax(1) == test.labels
     report["full_top1"] = round(100.0 * float(full_correct.double().mean()), 2)
     # paired 95% bootstrap interval of the loss: the same clips answer both ways
     loss, low, high = paired_interval(full_correct, correct)
     report["top1_loss_pt"] = round(loss, 2)
     report["top1_loss_ci95"] = [round(low, 2), round(high, 2)]
-    val_full = full_sch.point_logits(val.frame_logits)[:, 0].argmax(1) == val.labels
+    full_val = split_logits(model, cfg, "val", full_perm, data, batch_size, device, key, skip_bad)
+    val_full = full_sch.point_logits(full_val.frame_logits)[:, 0].argmax(1) == val.labels
     val_stop = sch.decide(val_pl, thresholds)
     val_correct = val_pl.argmax(2).gather(1, val_stop[:, None])[:, 0] == val.labels
     loss, low, high = paired_interval(val_full, val_correct)
@@ -425,11 +463,10 @@ def evaluate(
             evaluate_thresholds(val_pl, val.labels, ms_costs, thresholds).mean_cost, 3)
         report["full_predicted_ms_per_video"] = round(float(ms_costs[-1]), 3)
     if engine:
-        ds = eval_split(cfg, split, data)
+        ds = eval_split(cfg, split, data, skip_bad)
         pred, stop, wall = run_engine(
             model, sch, thresholds, exit_cost, cfg, ds, perm, batch_size, device
         )
-        full_perm = order_for(full_sch, cfg)
         _, _, full_wall = run_engine(
             model, full_sch, [0.0], scheme_exit_gflops(full_sch, model, cfg), cfg, ds,
             full_perm, batch_size, device,
@@ -487,14 +524,20 @@ def curves(
 
 
 def cli_evaluate(args: argparse.Namespace) -> int:
+    if args.json_out:  # before the work, not after minutes of it
+        check_output_file(args.json_out, "--json")
     report = evaluate(
         args.checkpoint, args.split, args.scheme, args.order, args.groups, args.budget,
         args.threshold, args.data, args.batch_size, args.device, budget_ms=args.budget_ms,
+        skip_bad=args.skip_bad,
     )
     text = json.dumps(report, indent=2)
     if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(text + "\n")
+        atomic_write_text(args.json_out, text + "\n")
+    if report["skipped"]["count"]:
+        clips = report["skipped"]["clips"]
+        print(f"skipped {len(clips)} clips: " + "; ".join(clips[:3])
+              + (" ..." if len(clips) > 3 else ""))
     print(
         f"{report['scheme']}: top-1 {report['top1']:.2f}% at {report['gflops_per_video']:.3f} "
         f"GFLOPs/video ({report['reduction_pct']:.1f}% less than full inference "
@@ -511,6 +554,9 @@ def cli_demo(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from dynamic_inference import plots
 
+    if args.limit is not None:
+        check_int("--limit", args.limit, 1)
+    check_output_dir(args.out, "--out")
     if not DEFAULT_CHECKPOINT.is_file():
         raise ConfigError(
             f"the shipped checkpoint {DEFAULT_CHECKPOINT.name} is missing: run "
@@ -558,10 +604,9 @@ def cli_demo(args: argparse.Namespace) -> int:
         title="MiniActions test: accuracy vs FLOPs",
     )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     ax.figure.tight_layout()
-    ax.figure.savefig(out / "demo.png", dpi=120)
-    (out / "demo.json").write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write(out / "demo.png", lambda tmp: ax.figure.savefig(tmp, dpi=120, format="png"))
+    atomic_write_text(out / "demo.json", json.dumps(report, indent=2) + "\n")
     print(f"wrote {out / 'demo.png'} and {out / 'demo.json'} in {time.time() - t0:.0f} s")
     return 0
 
@@ -692,6 +737,7 @@ def stream_video(
     buffer: dict[int, Tensor] = {}  # input position -> (3, H, W) frame
     cache, feat_sum, seen, prob = ShiftCache(), None, 0, None
     reader = FrameReader(path)
+    confident = False
     with torch.inference_mode(), reader:
         for index, image in enumerate(reader):
             for position in wanted.get(index, []):
@@ -700,22 +746,26 @@ def stream_video(
                     transform = ClipTransform(TransformConfig() if native else TransformConfig(
                         resize=cfg.input_size, size=cfg.input_size))
                 buffer[position] = transform(torch.from_numpy(image[None]), train=False)[0]
-            g = seen // group
-            if g == n_groups or not all(p in buffer for p in perm[g * group:(g + 1) * group]):
-                continue
-            x = torch.stack([buffer.pop(p) for p in perm[g * group:(g + 1) * group]])
-            state = model.stem(x)  # (group, C, H, W): one video, `group` new frames
-            for k in range(model.num_exits):
-                state = model.stage(k, state, group, cache)
-            f = model.heads[-1].features(state).sum(0)  # (D,)
-            feat_sum = f if feat_sum is None else feat_sum + f
-            seen += group
-            prob = torch.softmax(model.heads[-1].classifier(feat_sum / seen).double(), 0)
-            top = prob.topk(min(3, len(classes)))
-            tops = ", ".join(f"{classes[i]} {p:.2f}" for p, i in zip(top.values, top.indices))
-            print(f"frames {seen:>3}/{frames} (decoded {reader.decoded}): {tops}")
-            if (float(top.values[0]) >= threshold and threshold < 1.0) or seen == frames:
-                break  # the schemes' rule: a threshold of 1.0 never fires
+            # every group whose frames are all decoded runs now: with a strided order the last
+            # frames of the file complete several groups at once
+            while seen < frames and all(p in buffer for p in perm[seen:seen + group]):
+                x = torch.stack([buffer.pop(p) for p in perm[seen:seen + group]])
+                state = model.stem(x)  # (group, C, H, W): one video, `group` new frames
+                for k in range(model.num_exits):
+                    state = model.stage(k, state, group, cache)
+                f = model.heads[-1].features(state).sum(0)  # (D,)
+                feat_sum = f if feat_sum is None else feat_sum + f
+                seen += group
+                prob = torch.softmax(model.heads[-1].classifier(feat_sum / seen).double(), 0)
+                top = prob.topk(min(3, len(classes)))
+                tops = ", ".join(f"{classes[i]} {p:.2f}" for p, i in zip(top.values, top.indices))
+                print(f"frames {seen:>3}/{frames} (decoded {reader.decoded}): {tops}")
+                # the schemes' rule: a threshold of 1.0 never fires
+                confident = float(top.values[0]) >= threshold and threshold < 1.0
+                if confident:
+                    break
+            if confident or seen == frames:
+                break
     if prob is None:
         raise VideoDecodeError(
             f"{path}: only {reader.decoded} frames decoded"
@@ -723,13 +773,13 @@ def stream_video(
             + f", not enough for the first group of {group} input frames"
         )
     answer = classes[int(prob.argmax())]
-    if seen < frames and float(prob.max()) >= threshold and threshold < 1.0:
+    if confident and seen < frames:
         print(f"confident after {seen} of {frames} input frames ({reader.decoded} of {total} "
               f"decoded): {answer}")
     elif seen < frames:
-        why = reader.error or "fewer frames than its container said"
-        print(f"the video ended after {reader.decoded} frames ({why}); answer from {seen} "
-              f"input frames: {answer}")
+        why = reader.error or f"its container said {total}"
+        print(f"the video ended after {reader.decoded} frames ({why}); answer from {seen} of "
+              f"{frames} input frames: {answer}")
     else:
         print(f"answered after all {frames} input frames: {answer}")
     return {"prediction": answer, "frames_used": seen, "frames_decoded": reader.decoded,

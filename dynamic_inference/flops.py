@@ -126,9 +126,30 @@ def _check_size(size: int) -> None:
         )
 
 
+def check_input_size(model: MultiExitNet, size: int, what: str | None = None) -> None:
+    """Raise :class:`ConfigError` unless ``model`` can take ``size`` x ``size`` frames: a
+    multiple of 32, and large enough that no layer shrinks a map below its kernel (the tiny
+    net's stem and 2x2 heads need 64). Runs the model once on one zero frame to find out."""
+    _check_size(size)
+    was_training = model.training
+    param = next(model.parameters())
+    x = torch.zeros(1, 3, size, size, device=param.device, dtype=param.dtype)
+    model.eval()
+    try:
+        with torch.no_grad():
+            _Unrolled(model)(x)
+    except RuntimeError:
+        raise ConfigError(
+            f"{what or f'input size {size}'}: model {model_name(model)} cannot take {size}x{size} "
+            "frames (a layer shrinks them below its kernel); use a larger multiple of 32"
+        ) from None
+    finally:
+        model.train(was_training)
+
+
 def count_costs(model: MultiExitNet, size: int, name: str | None = None) -> CostTable:
     """Count the :class:`CostTable` of ``model`` on one ``size`` x ``size`` frame (no caching)."""
-    _check_size(size)
+    check_input_size(model, size, f"--size {size}")
     was_training = model.training
     param = next(model.parameters())
     x = torch.zeros(1, 3, size, size, device=param.device, dtype=param.dtype)

@@ -41,7 +41,15 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from dynamic_inference.backbones import build_model
-from dynamic_inference.errors import CheckpointError, ConfigError
+from dynamic_inference.checks import (
+    atomic_write,
+    atomic_write_text,
+    check_device,
+    check_float,
+    check_int,
+    check_output_file,
+)
+from dynamic_inference.errors import CheckpointError, ConfigError, DatasetError
 from dynamic_inference.exits import MultiExitNet
 from dynamic_inference.schemes import frame_order
 
@@ -77,6 +85,7 @@ class TrainConfig:
     workers: int = 0
     limit: int | None = None  # only the first N training clips (smoke runs)
     steps: int | None = None  # stop after N optimiser steps (smoke runs)
+    skip_bad: bool = False  # drop (and report) clips that are missing or cannot be decoded
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,8 +95,22 @@ class TrainConfig:
             raise ConfigError(
                 f"--groups {self.groups} must divide --frames {self.frames} (both >= 1)"
             )
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("--epochs and --batch-size must be >= 1")
+        check_int("--epochs", self.epochs, 1)
+        check_int("--batch-size", self.batch_size, 1)
+        if self.lr is not None:
+            check_float("--lr", self.lr, 0.0, low_open=True)
+        if self.weight_decay is not None:
+            check_float("--weight-decay", self.weight_decay, 0.0)
+        check_float("--label-smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
+        check_int("--workers", self.workers, 0)
+        check_int("--seed", self.seed, 0)
+        for flag, value in (("--limit", self.limit), ("--steps", self.steps)):
+            if value is not None:
+                check_int(flag, value, 1)
+        if self.size is not None:
+            check_int("--size", self.size, 1)  # what the model can take: check_input_size
+        if not isinstance(self.device, str):
+            raise ConfigError(f"--device must be a name such as cpu or cuda, got {self.device!r}")
         if not 0.0 <= self.reverse_aug <= 1.0:
             raise ConfigError(f"--reverse-aug must be a probability in [0, 1], got "
                               f"{self.reverse_aug}")
@@ -217,18 +240,43 @@ def _distributed() -> tuple[int, int]:
 
 
 def load_datasets(cfg: TrainConfig):
-    """(train, val) VideoDatasets for ``cfg.dataset`` at ``cfg.data``."""
+    """(train, val) VideoDatasets for ``cfg.dataset`` at ``cfg.data``; their class lists must be
+    the same (one label index for both splits). With ``cfg.skip_bad`` missing and undecodable
+    clips are dropped and listed in each dataset's ``skipped``."""
     from dynamic_inference.data.datasets import load_dataset
 
     train = load_dataset(
         cfg.dataset, cfg.data, "train", n_frames=cfg.frames, train=True,
         size=cfg.input_size, limit=cfg.limit, preload=cfg.dataset == "mini",
+        skip_bad=cfg.skip_bad,
     )
     val = load_dataset(
         cfg.dataset, cfg.data, "val", n_frames=cfg.frames, train=False,
-        size=cfg.input_size, preload=cfg.dataset == "mini",
+        size=cfg.input_size, preload=cfg.dataset == "mini", skip_bad=cfg.skip_bad,
     )
+    if list(val.classes) != list(train.classes):
+        raise DatasetError(f"the train and val splits of {cfg.data or cfg.dataset} have "
+                           f"different class lists ({len(train.classes)} and "
+                           f"{len(val.classes)} classes); they must share one label index")
     return train, val
+
+
+def provenance_path(out: str | Path) -> Path:
+    """Where the provenance JSON of checkpoint ``out`` goes: ``out`` with suffix ``.json``."""
+    out = Path(out)
+    prov = out.with_suffix(".json")
+    if prov == out:
+        raise ConfigError(f"--out {out}: the provenance is written next to the checkpoint as "
+                          f"{prov.name}, which would overwrite the weights; name the "
+                          "checkpoint .pt")
+    return prov
+
+
+def check_train_outputs(out: str | Path) -> None:
+    """Refuse, before any work, a checkpoint path (or its provenance path) that cannot be
+    written: a folder, a ``.json`` name, a read-only file or folder."""
+    check_output_file(out, "--out")
+    check_output_file(provenance_path(out), "--out")
 
 
 @torch.inference_mode()
@@ -253,8 +301,15 @@ def train(
     """Train ``cfg`` and write the checkpoint ``out`` (+ ``out`` with suffix ``.json``).
 
     ``datasets``: (train, val) to use instead of loading ``cfg.dataset``. Returns the provenance
-    dict. Works under torchrun (only rank 0 writes).
+    dict. Works under torchrun (only rank 0 writes). The outputs, the device and the input size
+    are checked before any data is loaded.
     """
+    check_train_outputs(out)
+    check_device(cfg.device)
+    from dynamic_inference.flops import check_input_size
+
+    check_input_size(build_model(cfg.model, 2, shift=cfg.shift, **cfg.model_kwargs),
+                     cfg.input_size, f"--size {cfg.input_size}")
     model, provenance = fit(cfg, *(datasets or load_datasets(cfg)), command=command)
     if _distributed()[0] == 0:
         save_checkpoint(model, cfg, provenance, out)
@@ -271,9 +326,7 @@ def fit(
     ``train_set`` / ``val_set`` yield ``(clips (T, 3, H, W), label)`` and have ``classes``.
     """
     rank, world = _distributed()
-    device = torch.device(cfg.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but CUDA is not available")
+    device = torch.device(check_device(cfg.device))
     if world > 1:
         backend = "nccl" if device.type == "cuda" else "gloo"
         if not dist.is_initialized():
@@ -387,6 +440,7 @@ def fit(
         "git_commit": _git_commit(),
         "dataset_checksum": getattr(train_set, "checksum", None),
         "classes": list(train_set.classes),
+        "skipped": skipped_clips(train_set) + skipped_clips(val_set),
         "val_top1_per_exit": val_acc,
         "exit_names": list(model.exit_names),
         "train_time_s": round(train_time, 1),
@@ -398,14 +452,21 @@ def fit(
     return model, provenance
 
 
+def skipped_clips(dataset: Any) -> list[str]:
+    """The clips a dataset dropped (missing or undecodable files), as ``"path: reason"``."""
+    return [f"{path}: {reason}" for path, reason in getattr(dataset, "skipped", [])]
+
+
 def save_checkpoint(
     model: MultiExitNet, cfg: TrainConfig, provenance: dict[str, Any], out: str | Path
 ) -> None:
+    """Write the checkpoint ``out`` and its provenance JSON next to it, each atomically."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    prov = provenance_path(out)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "config": asdict(cfg), "provenance": provenance}, out)
-    out.with_suffix(".json").write_text(json.dumps(provenance, indent=2) + "\n")
+    blob = {"state_dict": state, "config": asdict(cfg), "provenance": provenance}
+    atomic_write(out, lambda tmp: torch.save(blob, tmp))
+    atomic_write_text(prov, json.dumps(provenance, indent=2) + "\n")
 
 
 def load_checkpoint(
@@ -418,6 +479,7 @@ def load_checkpoint(
     one of ours or whose weights do not fit the model its config describes.
     """
     path = Path(path)
+    check_device(device)  # before torch.load, whose map_location would fail with it
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
@@ -429,14 +491,31 @@ def load_checkpoint(
             f"{path} is not a dynamic_inference checkpoint (expected keys state_dict, config, "
             "provenance): train one with `python -m dynamic_inference train`"
         )
+    state_dict, config, provenance = blob["state_dict"], blob["config"], blob["provenance"]
+    if not (isinstance(state_dict, dict) and isinstance(config, dict)
+            and isinstance(provenance, dict)
+            and all(isinstance(v, Tensor) for v in state_dict.values())):
+        raise CheckpointError(f"{path} is not a dynamic_inference checkpoint (state_dict must map "
+                              "names to tensors, config and provenance must be dicts)")
     known = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in blob["config"].items() if k in known})
+    try:
+        cfg = TrainConfig(**{k: v for k, v in config.items() if k in known})
+    except (ConfigError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {path} has a config this version cannot use: "
+                              f"{e}") from None
     for key, want in (expect or {}).items():
         have = getattr(cfg, key, None)
         if have != want:
             raise CheckpointError(f"checkpoint {path} has {key}={have!r}, but {want!r} is needed")
-    classes = blob["provenance"].get("classes") or []
-    model = build_model(cfg.model, len(classes), shift=cfg.shift, **cfg.model_kwargs)
+    classes = provenance.get("classes")
+    if not (isinstance(classes, list) and len(classes) >= 2
+            and all(isinstance(c, str) for c in classes)):
+        raise CheckpointError(f"checkpoint {path} does not list its classes (provenance "
+                              "'classes' must be a list of >= 2 names); it cannot be used")
+    try:
+        model = build_model(cfg.model, len(classes), shift=cfg.shift, **cfg.model_kwargs)
+    except ConfigError as e:
+        raise CheckpointError(f"checkpoint {path}: {e}") from None
     missing, unexpected = [], []
     own = model.state_dict()
     for k, v in blob["state_dict"].items():
@@ -447,15 +526,19 @@ def load_checkpoint(
                 f"checkpoint {path}: weight {k} has shape {tuple(v.shape)} but model "
                 f"{cfg.model} needs {tuple(own[k].shape)}"
             )
-    missing = [k for k in own if k not in blob["state_dict"]]
+    missing = [k for k in own if k not in state_dict]
     if missing or unexpected:
         raise CheckpointError(
             f"checkpoint {path} does not fit model {cfg.model}: "
             f"missing {missing[:3]}, unexpected {unexpected[:3]}"
         )
-    model.load_state_dict(blob["state_dict"])
+    broken = [k for k, v in state_dict.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise CheckpointError(f"checkpoint {path}: weight {broken[0]} contains NaN or inf "
+                              f"({len(broken)} tensors do); the training diverged, retrain it")
+    model.load_state_dict(state_dict)
     model.to(device).eval()
-    return model, cfg, blob["provenance"]
+    return model, cfg, provenance
 
 
 def cli_train(args: argparse.Namespace) -> int:
@@ -465,8 +548,12 @@ def cli_train(args: argparse.Namespace) -> int:
     command = "python -m dynamic_inference train " + " ".join(sys.argv[2:])
     prov = train(cfg, args.out, command=command)
     if _distributed()[0] == 0:
+        if prov["skipped"]:
+            print(f"skipped {len(prov['skipped'])} clips (listed in "
+                  f"{provenance_path(args.out)}): " + "; ".join(prov["skipped"][:3])
+                  + (" ..." if len(prov["skipped"]) > 3 else ""))
         print(
-            f"wrote {args.out}: val top-1 per exit {prov['val_top1_per_exit']} "
-            f"in {prov['train_time_s']:.0f} s"
+            f"wrote {args.out} and {provenance_path(args.out)}: val top-1 per exit "
+            f"{prov['val_top1_per_exit']} in {prov['train_time_s']:.0f} s"
         )
     return 0

@@ -322,7 +322,6 @@ def test_stream_answer_equals_the_whole_clip(checkpoint, frames, group):
                                    _expected_probs(checkpoint, frames, order), atol=1e-5, rtol=0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18: stream drops pending groups")
 def test_stream_uses_every_decoded_group(checkpoint):
     """One input frame per step in the coarse-to-fine order: most groups become complete only
     near the end of the file, several on the same decoded frame; every one must still run."""

@@ -23,6 +23,7 @@ is the same whatever ``num_workers`` is; call :meth:`VideoDataset.set_epoch` eac
 from __future__ import annotations
 
 import csv
+import io
 import json
 import warnings
 from collections.abc import Iterator, Sequence
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 UNLABELLED = -1
+_VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 Missing = Literal["raise", "skip"]
 
 
@@ -133,7 +135,8 @@ class _Collector:
             if self.missing_mode == "raise":
                 raise AnnotationError(
                     f"{self.source}:{line_no}: lists {rel}, which is not in {self.root}; fix the "
-                    "video root or pass missing='skip'")
+                    "video root, or skip such clips (--skip-bad; missing='skip' in the "
+                    "readers and load_dataset)")
             self.missing.append(path)
             return
         self.records.append(VideoRecord(path=path, **fields))  # type: ignore[arg-type]
@@ -170,6 +173,13 @@ def read_class_list(path: str | Path) -> list[str]:
             by_index = {int(index): name.strip('"') for name, index in mapping.items()}
         except (TypeError, ValueError) as exc:
             raise AnnotationError(f"{path}: class indices must be integers ({exc})") from exc
+        if len(by_index) != len(mapping):
+            seen: dict[int, str] = {}
+            for name, index in mapping.items():
+                if int(index) in seen:
+                    raise AnnotationError(f"{path}: index {int(index)} is given to both "
+                                          f"{seen[int(index)]!r} and {name!r}")
+                seen[int(index)] = name
         if sorted(by_index) != list(range(len(by_index))):
             raise AnnotationError(f"{path}: class indices are not 0..{len(by_index) - 1}")
         return [by_index[i] for i in range(len(by_index))]
@@ -215,13 +225,22 @@ def read_ucf101(
         raise AnnotationError(f"{class_ind}: no class listed")
     root = Path(video_root) if video_root is not None else None
     out = _Collector(split_file, root, missing)
+    labelled: bool | None = None
     for line_no, line in enumerate(_read_lines(split_file), 1):
         if not line.strip():
             continue
         parts = line.split()
         where = f"{split_file}:{line_no}"
-        if len(parts) not in (1, 2) or "/" not in parts[0]:
-            raise AnnotationError(f"{where}: expected 'Class/file.avi [label]', got {line!r}")
+        if len(parts) not in (1, 2) or "/" not in parts[0] or \
+                not parts[0].lower().endswith(_VIDEO_SUFFIXES):
+            raise AnnotationError(f"{where}: expected 'Class/file.avi [label]', got {line!r} "
+                                  "(a truncated line?)")
+        if labelled is None:
+            labelled = len(parts) == 2  # a train list labels every line, a test list none
+        elif labelled != (len(parts) == 2):
+            raise AnnotationError(f"{where}: {'no' if labelled else 'a'} label where the lines "
+                                  f"above {'have one' if labelled else 'have none'}, got "
+                                  f"{line!r} (a truncated line?)")
         label = _label_index(classes, parts[0].split("/")[0], where)
         if len(parts) == 2:
             if not parts[1].isdigit() or not 1 <= int(parts[1]) <= len(classes):
@@ -268,7 +287,11 @@ def read_hmdb51(
     out = _Collector(splits_dir, root, missing)
     for label, file in enumerate(files):
         out.source = file
-        for line_no, line in enumerate(_read_lines(file), 1):
+        lines = _read_lines(file)
+        if not any(line.strip() for line in lines):
+            raise AnnotationError(f"{file}: the split file is empty, so class {classes[label]!r} "
+                                  "would have no video; download the split files again")
+        for line_no, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             parts = line.split()
@@ -305,8 +328,12 @@ def read_kinetics400(
     csv_file = Path(csv_file)
     if not csv_file.is_file():
         raise AnnotationError(f"{csv_file}: annotation file not found; check the path")
-    with csv_file.open(newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.reader(handle))
+    try:
+        with csv_file.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"{csv_file}: not UTF-8 text ({exc}); is it a Kinetics CSV?") \
+            from exc
     if not rows:
         raise AnnotationError(f"{csv_file}: empty CSV")
     header = [h.strip() for h in rows[0]]
@@ -385,6 +412,8 @@ def read_sthv2(
         template = entry.get("template")
         if template is None:
             label, label_name = UNLABELLED, ""
+        elif not isinstance(template, str):
+            raise AnnotationError(f"{where}: 'template' must be a string, got {template!r}")
         else:
             label_name = template.replace("[", "").replace("]", "")
             if label_name not in index:
@@ -445,20 +474,27 @@ def read_mini(root: str | Path, split: str) -> AnnotationSet:
         raise DatasetError(f"{csv_file}: missing; create MiniActions with "
                            "`python -m dynamic_inference make-mini --out DIR --seed 0`")
     records = []
-    with csv_file.open(newline="", encoding="utf-8") as handle:
-        for line_no, row in enumerate(csv.DictReader(handle), 2):
-            try:
-                label = int(row["label"])
-                if CLASS_NAMES[label] != row["label_name"]:
-                    raise ValueError(f"label {label} is not {row['label_name']}")
-                records.append(VideoRecord(
-                    path=root / row["path"], label=label, label_name=row["label_name"],
-                    group=row["group"], difficulty=float(row["appearance_difficulty"]),
-                    evidence_start=int(row["evidence_start"]),
-                    evidence_length=int(row["evidence_length"]),
-                    extra={"outside": row["outside"], "n_frames": row["n_frames"]}))
-            except (KeyError, ValueError, IndexError, TypeError) as exc:
-                raise AnnotationError(f"{csv_file}:{line_no}: unreadable line ({exc})") from exc
+    try:
+        text = csv_file.read_text(encoding="utf-8-sig")  # a BOM (spreadsheet export) tolerated
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"{csv_file}: not UTF-8 text ({exc}); regenerate it with "
+                              "make-mini") from exc
+    for line_no, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), 2):
+        try:
+            label = int(row["label"])
+            if not 0 <= label < len(CLASS_NAMES):
+                raise ValueError(f"label {label} is not a MiniActions class "
+                                 f"(0..{len(CLASS_NAMES) - 1})")
+            if CLASS_NAMES[label] != row["label_name"]:
+                raise ValueError(f"label {label} is not {row['label_name']}")
+            records.append(VideoRecord(
+                path=root / row["path"], label=label, label_name=row["label_name"],
+                group=row["group"], difficulty=float(row["appearance_difficulty"]),
+                evidence_start=int(row["evidence_start"]),
+                evidence_length=int(row["evidence_length"]),
+                extra={"outside": row["outside"], "n_frames": row["n_frames"]}))
+        except (KeyError, ValueError, IndexError, TypeError) as exc:
+            raise AnnotationError(f"{csv_file}:{line_no}: unreadable line ({exc})") from exc
     return AnnotationSet(records, list(CLASS_NAMES), csv_file)
 
 
@@ -632,35 +668,57 @@ def make_loader(
 DATASET_NAMES = ("mini", "ucf101", "hmdb51", "kinetics400", "sthv2", "sthv1")
 
 
-def _real_annotations(name: str, root: Path, split: str) -> AnnotationSet:
+_KINETICS_CLASS_LISTS = ("classes.txt", "labels.txt", "label_map_k400.txt",
+                         "kinetics_classnames.json")
+
+
+def kinetics_classes(root: Path) -> list[str]:
+    """The Kinetics class index shared by every split of ``root``: the first label list found
+    (:data:`_KINETICS_CLASS_LISTS`, e.g. ``label_map_k400.txt``), else the sorted labels of all
+    labelled CSVs there together. Never one CSV's own labels: a validation CSV that lacks a class
+    would shift every later class's index against the training CSV's."""
+    for name in _KINETICS_CLASS_LISTS:
+        if (root / name).is_file():
+            return read_class_list(root / name)
+    names: set[str] = set()
+    for csv_name in ("train.csv", "validate.csv", "val.csv"):
+        if (root / csv_name).is_file():
+            names |= {r.label_name for r in read_kinetics400(root / csv_name, classes=None)}
+    return sorted(names)
+
+
+def _real_annotations(name: str, root: Path, split: str,
+                      missing: Missing = "raise") -> AnnotationSet:
     """Records of a real dataset in its usual folder layout under ``root`` (split 1 where the
     dataset has several; ``val`` and ``test`` both mean the official evaluation list):
 
     * ucf101: ``classInd.txt``, ``trainlist01.txt``/``testlist01.txt``, videos in ``videos/``;
     * hmdb51: ``testTrainMulti_7030_splits/``, videos in ``videos/<class>/``;
-    * kinetics400: ``train.csv``/``validate.csv`` (or ``val.csv``), videos in ``videos/<split>/``;
+    * kinetics400: ``train.csv``/``validate.csv`` (or ``val.csv``), videos in ``videos/<split>/``,
+      one class index for both (:func:`kinetics_classes`);
     * sthv2: ``labels.json``, ``train.json``/``validation.json``, videos in ``videos/``;
     * sthv1: ``labels.csv``, ``train.csv``/``validation.csv``, frame folders in ``frames/``.
     """
     train = split == "train"
     if name == "ucf101":
         listing = root / ("trainlist01.txt" if train else "testlist01.txt")
-        return read_ucf101(listing, root / "classInd.txt", root / "videos")
+        return read_ucf101(listing, root / "classInd.txt", root / "videos", missing=missing)
     if name == "hmdb51":
         return read_hmdb51(root / "testTrainMulti_7030_splits", 1, "train" if train else "test",
-                           root / "videos")
+                           root / "videos", missing=missing)
     if name == "kinetics400":
         candidates = ["train.csv"] if train else ["validate.csv", "val.csv"]
         found = [root / c for c in candidates if (root / c).is_file()]
         if not found:
             raise DatasetError(f"{root}: no {' or '.join(candidates)} (Kinetics-400 CSV)")
-        return read_kinetics400(found[0], root / "videos" / ("train" if train else "val"))
+        return read_kinetics400(found[0], root / "videos" / ("train" if train else "val"),
+                                classes=kinetics_classes(root), missing=missing)
     if name == "sthv2":
         listing = root / ("train.json" if train else "validation.json")
-        return read_sthv2(listing, root / "labels.json", root / "videos")
+        return read_sthv2(listing, root / "labels.json", root / "videos", missing=missing)
     if name == "sthv1":
         listing = root / ("train.csv" if train else "validation.csv")
-        return read_sthv1(listing, root / "labels.csv", root / "frames")
+        return read_sthv1(listing, root / "labels.csv", root / "frames", missing=missing)
     raise DatasetError(f"unknown dataset {name!r}; expected one of {DATASET_NAMES}")
 
 
@@ -683,6 +741,7 @@ def load_dataset(
     limit: int | None = None,
     preload: bool = False,
     skip_bad: bool = False,
+    missing: Missing | None = None,
 ) -> VideoDataset:
     """The clips of dataset ``name`` for training (``train=True``) or evaluation.
 
@@ -692,6 +751,10 @@ def load_dataset(
     for Something-Something's left/right classes). ``limit`` keeps the first N records
     (smoke runs). The dataset gets ``classes`` (names in label order) and ``checksum`` (of the
     annotation file, MiniActions: of its manifest), recorded in checkpoint provenance.
+
+    ``skip_bad``: drop clips that cannot be decoded; ``missing``: ``"raise"`` or ``"skip"``
+    listed files that do not exist (default: ``"skip"`` with ``skip_bad``, else ``"raise"``).
+    Every dropped clip is in ``dataset.skipped`` as ``(path, reason)``.
     """
     import hashlib
 
@@ -711,15 +774,22 @@ def load_dataset(
         base = Path(root)
         if not base.is_dir():
             raise DatasetError(f"dataset root {base} is not a folder")
-        annotations = _real_annotations(name, base, split)
+        annotations = _real_annotations(name, base, split,
+                                        missing or ("skip" if skip_bad else "raise"))
         classes, checksum_file = list(annotations.classes), annotations.source
         reverse_labels = None  # real classes have no exact time-reversed partner
         transform = TransformConfig(resize=round(size * 8 / 7), size=size,
                                     crop="random" if train else "center")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DatasetError(f"limit must be an integer >= 1, got {limit!r}")
     records = annotations.records[:limit] if limit is not None else annotations.records
+    if not records and annotations.missing:
+        raise DatasetError(f"{annotations.source}: every listed video is missing (first: "
+                           f"{annotations.missing[0]}); check the dataset root {base}")
     config = DatasetConfig(n_frames=n_frames, train=train, transform=transform,
                            preload=preload, skip_bad=skip_bad)
     dataset = VideoDataset(records, config)
+    dataset.skipped[:0] = [(path, "file missing") for path in annotations.missing]
     dataset.classes = classes
     dataset.reverse_labels = reverse_labels
     dataset.checksum = (hashlib.sha256(checksum_file.read_bytes()).hexdigest()[:16]
