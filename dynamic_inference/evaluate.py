@@ -212,6 +212,20 @@ def scheme_exit_gflops(
     ]
 
 
+def calibration_costs(
+    scheme: Scheme, model: MultiExitNet, cfg: TrainConfig
+) -> tuple[Tensor, HeadPricing]:
+    """What :func:`choose_thresholds` prices settings with: the GFLOPs per video of each point
+    with no early head running ``(P,)``, and what each early head adds when it runs."""
+    from dynamic_inference.flops import cost_table
+
+    n_points = scheme.num_points(model.num_exits)
+    base = scheme.point_costs(scheme_exit_gflops(scheme, model, cfg, [1.0] * n_points),
+                              cfg.frames)
+    heads = scheme.head_pricing(cost_table(model, cfg.input_size).head_gflops, cfg.frames)
+    return base, heads
+
+
 def order_for(scheme: Scheme, cfg: TrainConfig) -> Tensor:
     """The frame permutation a scheme uses with a checkpoint.
 
@@ -379,10 +393,10 @@ def evaluate(
     val = split_logits(model, cfg, "val", perm, data, batch_size, device, key, skip_bad)
     where = str(data or cfg.data or f"the {cfg.dataset} dataset")
     check_classes(val.classes, prov["classes"], checkpoint, where)
-    if threshold is None and budget is None and budget_ms is None and len(val.labels) < 5:
-        raise DatasetError(f"the val split of {where} has {len(val.labels)} videos; choosing "
-                           "thresholds on held-out folds needs >= 5 (add val videos, or pass "
-                           "--threshold)")
+    if threshold is None and budget is None and budget_ms is None and len(val.labels) < 2:
+        raise DatasetError(f"the val split of {where} has {len(val.labels)} videos; the default "
+                           "rule needs >= 2 to estimate the standard error of a loss (add val "
+                           "videos, or pass --threshold)")
     test = split_logits(model, cfg, split, perm, data, batch_size, device, key, skip_bad)
     check_classes(test.classes, prov["classes"], checkpoint, where)
     latency: list[float] | None = None
@@ -392,11 +406,7 @@ def evaluate(
         ms_costs = sch.point_costs(latency, cfg.frames)  # (P,) ms per video
         thresholds, rule = choose_thresholds(sch, val, ms_costs, budget_ms, unit="ms")
     else:  # every setting priced by the heads it runs
-        from dynamic_inference.flops import cost_table
-
-        base = sch.point_costs(scheme_exit_gflops(sch, model, cfg, [1.0] * len(costs)),
-                               cfg.frames)
-        heads = sch.head_pricing(cost_table(model, cfg.input_size).head_gflops, cfg.frames)
+        base, heads = calibration_costs(sch, model, cfg)
         thresholds, rule = choose_thresholds(sch, val, base, budget, threshold, heads=heads)
     # heads that cannot stop a video with these thresholds are neither run nor paid for
     exit_cost = scheme_exit_gflops(sch, model, cfg, thresholds)

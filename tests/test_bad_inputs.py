@@ -311,14 +311,15 @@ def test_evaluate_refuses_other_classes(tmp_path: Path,
 @needs_ck
 @needs_sample
 def test_a_tiny_val_split_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The default rule needs held-out val folds; 4 val videos used to say 'folds must be an
-    integer in 2..4', an option the user never set."""
+    """The default rule needs a standard error, so >= 2 val videos; a split of one is named
+    (with the earlier fold rule, a tiny split said 'folds must be an integer in 2..4', an
+    option the user never set)."""
     data = _subset(tmp_path / "data")
     rows = (data / "val.csv").read_text().splitlines()
-    (data / "val.csv").write_text("\n".join(rows[:5]) + "\n")
+    (data / "val.csv").write_text("\n".join(rows[:2]) + "\n")
     code, err = cli(["evaluate", "--checkpoint", CKS, "--data", str(data), "--scheme", "input"],
                     capsys)
-    assert_one_line(code, err, "val split", "4 videos", "--threshold")
+    assert_one_line(code, err, "val split", "1 videos", "--threshold")
 
 
 @needs_ck

@@ -72,11 +72,12 @@ def _json(path: Path) -> dict[str, Any]:
 def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny online-shift checkpoint with random weights (the format of the trained ones)."""
     from dynamic_inference.backbones import build_model
+    from dynamic_inference.data.mini import CLASS_NAMES
     from dynamic_inference.train import TrainConfig, save_checkpoint
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("ckpt") / "tiny_random.pt"
-    classes = [f"class{i}" for i in range(16)]
+    classes = list(CLASS_NAMES)  # evaluate checks them against the dataset's
     save_checkpoint(build_model("tiny", 16), TrainConfig(), {"classes": classes}, path)
     return path
 

@@ -68,12 +68,16 @@ def test_foreign_checkpoint(tmp_path: Path):
                        "foreign.pt")
 
 
-def test_time_budget_is_calibrated_on_a_measured_latency_table():
+def test_time_budget_is_calibrated_on_a_measured_latency_table(monkeypatch):
     """``budget_ms``: thresholds for a mean compute time per video on this machine (issue 7:
-    calibration can target a time budget). On val, the predicted time is within the budget."""
+    calibration can target a time budget). On val, the predicted time is within the budget.
+
+    The latency table is measured once here and handed to ``evaluate`` (two measurements on a
+    loaded 2-core machine differed by 8x and put the budget outside evaluate's own range)."""
     ck = ROOT / "checkpoints" / "tiny_online.pt"
     if not ck.is_file():
         pytest.skip("shipped checkpoint absent")
+    import dynamic_inference.evaluate as ev
     from dynamic_inference.engine import measure_latency
     from dynamic_inference.errors import ConfigError
     from dynamic_inference.evaluate import evaluate
@@ -82,7 +86,9 @@ def test_time_budget_is_calibrated_on_a_measured_latency_table():
 
     model, cfg, _ = load_checkpoint(ck)
     sch = make_scheme("unified")
-    ms = sch.point_costs(measure_latency(model, 4, cfg.input_size, batch=32), cfg.frames)
+    table = measure_latency(model, 4, cfg.input_size, batch=32)
+    monkeypatch.setattr(ev, "measure_latency", lambda *a, **k: list(table))
+    ms = sch.point_costs(table, cfg.frames)
     budget = float(ms[0] + ms[-1]) / 2  # well inside [first point, full] despite timing noise
     r = evaluate(ck, "test", "unified", engine=False, budget_ms=budget)
     assert r["budget_ms_per_video"] == budget and len(r["latency_ms_per_frame"]) == 4

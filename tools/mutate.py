@@ -90,8 +90,8 @@ MUTATIONS = [
     Mutation(
         "evaluate: run_engine does not apply the frame order",
         "dynamic_inference/evaluate.py",
-        "        res = engine.run(clips[:, order].to(device))\n",
-        "        res = engine.run(clips.to(device))\n",
+        "    clips = (clip[order].to(device)\n",
+        "    clips = (clip.to(device)\n",
         (f"{E2E}::test_full_and_depth_see_the_training_order",
          f"{E2E}::test_engine_applies_the_order_of_an_input_scheme"),
     ),
@@ -159,23 +159,22 @@ MUTATIONS = [
     Mutation(
         "engine: decides on the current group's features only",
         "dynamic_inference/engine.py",
-        "                logits = head.classifier(sums[k] / seen)  # (n, C)\n",
-        "                logits = head.classifier(f / per_group)  # (n, C)\n",
+        "        logits = head.classifier(f / seen)  # (n, C)\n",
+        "        logits = head.classifier(f / pg)  # (n, C)\n",
         (MIXED,),
     ),
     Mutation(
-        "engine: running sums compacted by slicing",
+        "engine: running sums read from the first slots instead of each video's slot",
         "dynamic_inference/engine.py",
-        "                    sums = [s.index_select(0, keep) if s is not None else None"
-        " for s in sums]\n",
-        "                    sums = [s[: len(keep)] if s is not None else None for s in sums]\n",
+        "            f = fl.sums[k].index_select(0, rows.slot) + f  # type: ignore[union-attr]\n",
+        "            f = fl.sums[k][: len(rows.slot)] + f  # type: ignore[index]\n",
         (MIXED,),
     ),
     Mutation(
         "engine: joining videos do not start from empty sums",
         "dynamic_inference/engine.py",
-        "torch.cat([s, s.new_zeros(joining, s.shape[1])])",
-        "torch.cat([s, s.new_ones(joining, s.shape[1])])",
+        "                s.index_fill_(0, slot_t, 0.0)\n",
+        "                s.index_fill_(0, slot_t, 1.0)\n",
         (MIXED,),
     ),
     # ---- temporal shift ----
@@ -240,6 +239,38 @@ MUTATIONS = [
         "    records = annotations.records[:limit] if limit is not None"
         " else annotations.records[:-1]\n",
         (f"{E2E}::test_evaluate_report_matches_a_plain_recomputation",),
+    ),
+    Mutation(
+        "default rule: the unified scheme ignores the input axis' solution (not monotone)",
+        "dynamic_inference/calibrate.py",
+        "    descents = [_descend(table, admissible, start, free, grid) for start in starts]\n"
+        "    candidates = torch.cat([torch.stack(starts), torch.stack(descents),\n",
+        "    descents = [_descend(table, admissible, start, free, grid) for start in starts]\n"
+        "    candidates = torch.cat([torch.stack(starts[:1]), torch.stack(descents[:1]),\n",
+        ("tests/test_calibrate.py::test_default_rule_is_monotone_unified_never_costlier_than_the_"
+         "input_axis",),
+    ),
+    Mutation(
+        "default rule: the standard error is not added to the loss",
+        "dynamic_inference/calibrate.py",
+        "        return loss + z * se <= max_loss + 1e-9\n",
+        "        return loss <= max_loss + 1e-9\n",
+        ("tests/test_calibrate.py::test_default_rule_discounts_settings_that_were_lucky_on_"
+         "validation",),
+    ),
+    Mutation(
+        "head pricing: an exit's head not paid at its own point",
+        "dynamic_inference/schemes.py",
+        "extra[i, e] = per_group * h[e] * ((p.group - 1) + (e <= p.exit - 1))",
+        "extra[i, e] = per_group * h[e] * ((p.group - 1) + (e < p.exit - 1))",
+        ("tests/test_calibrate.py::test_head_pricing_matches_exit_costs_with_the_live_heads",),
+    ),
+    Mutation(
+        "budgeted thresholds placed on a val confidence (engine flips ties)",
+        "dynamic_inference/calibrate.py",
+        "            top[wanted - 1].item() + top[wanted].item()) / 2\n",
+        "            top[wanted - 1].item() + top[wanted - 1].item()) / 2\n",
+        (f"{E2E}::test_engine_agrees_when_the_evaluated_split_is_the_calibration_split",),
     ),
 ]
 

@@ -36,6 +36,7 @@ from dynamic_inference.calibrate import (
 )
 from dynamic_inference.evaluate import (
     SplitLogits,
+    calibration_costs,
     choose_thresholds,
     full_gflops,
     order_for,
@@ -108,10 +109,9 @@ for g in GROUPS:
 # %%
 results = {}
 for name, sch in SCHEMES.items():
-    exit_cost = scheme_exit_gflops(sch, model, cfg)
-    costs = sch.point_costs(exit_cost, cfg.frames)
+    costs, heads = calibration_costs(sch, model, cfg)  # settings priced by the heads they run
     val, test = logits_of(sch, "val"), logits_of(sch, "test")
-    thr, rule = choose_thresholds(sch, val, costs)
+    thr, rule = choose_thresholds(sch, val, costs, heads=heads)
     exit_cost = scheme_exit_gflops(sch, model, cfg, thr)  # heads that cannot fire are not paid
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
     points = sch.points(model.num_exits)
@@ -120,7 +120,7 @@ for name, sch in SCHEMES.items():
     frames = torch.tensor([points[s].group * per_group for s in stops], dtype=torch.float)
     depth = torch.tensor([points[s].exit for s in stops], dtype=torch.float)
     results[name] = {"sim": sim, "thr": thr, "rule": rule, "test": test, "val": val,
-                     "exit_cost": exit_cost, "costs": costs}
+                     "exit_cost": exit_cost, "costs": costs, "heads": heads}
     for g in ("all",) + GROUPS:
         m = torch.tensor([g == "all" or r.group == g for r in test.records])
         results[name][g] = {
@@ -157,7 +157,7 @@ for name, res in results.items():
     sch = SCHEMES[name]
     for g in GROUPS:
         val_g, test_g = subset(res["val"], g), subset(res["test"], g)
-        thr, _ = choose_thresholds(sch, val_g, res["costs"])
+        thr, _ = choose_thresholds(sch, val_g, res["costs"], heads=res["heads"])
         paid = scheme_exit_gflops(sch, model, cfg, thr)
         sim = simulate(sch, test_g.frame_logits, test_g.labels, paid, thr)
         full_top1 = results["full"][g]["top1"]
@@ -182,8 +182,9 @@ for ax, g in zip(axes, GROUPS):
         res, sch = results[name], SCHEMES[name]
         t = subset(res["test"], g)
         pl = sch.point_logits(t.frame_logits)
-        front = pareto_front(budgeted_curve(pl, t.labels, res["costs"])
-                             + sweep_shared_threshold(pl, t.labels, res["costs"]))
+        every = res["costs"] + res["heads"].extra.sum(dim=1)  # every head priced
+        front = pareto_front(budgeted_curve(pl, t.labels, every)
+                             + sweep_shared_threshold(pl, t.labels, every))
         curves[name] = ([op.mean_cost for op in front], [op.top1 for op in front])
     plots.accuracy_vs_cost(curves, {"full inference": (FULL_G, results["full"][g]["top1"])},
                            operating_point=(results["unified (d)"][g]["gflops"],

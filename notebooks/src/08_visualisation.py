@@ -27,6 +27,7 @@ from dynamic_inference import plots
 from dynamic_inference.data.datasets import DatasetConfig, VideoDataset
 from dynamic_inference.data.video import TransformConfig
 from dynamic_inference.evaluate import (
+    calibration_costs,
     choose_thresholds,
     order_for,
     scheme_exit_gflops,
@@ -57,12 +58,11 @@ GROUPS = ("scene", "temporal")
 runs = {}
 for name, sch in (("depth", make_scheme("depth")),
                   ("unified", make_scheme("unified", 4, "strided", cfg.seed))):
-    exit_cost = scheme_exit_gflops(sch, model, cfg)
-    costs = sch.point_costs(exit_cost, cfg.frames)
+    costs, heads = calibration_costs(sch, model, cfg)  # settings priced by the heads they run
     perm = order_for(sch, cfg)
     val = split_logits(model, cfg, "val", perm, P.data, device=P.device, key=KEY)
     test = split_logits(model, cfg, "test", perm, P.data, device=P.device, key=KEY)
-    thr, _ = choose_thresholds(sch, val, costs)
+    thr, _ = choose_thresholds(sch, val, costs, heads=heads)
     exit_cost = scheme_exit_gflops(sch, model, cfg, thr)  # heads that cannot fire are not paid
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
     conf, _ = confidence(sch.point_logits(test.frame_logits))  # (V, P)
