@@ -53,9 +53,10 @@ is 4 clips, the paired standard error of a loss is about 0.9 pt, and the chosen 
 error" rule of model selection): a setting is *admissible* when ``loss + z * SE <= max_loss``,
 where ``loss`` is its top-1 loss against full inference on the same validation videos and
 ``SE = std(d) / sqrt(V)`` of the per-video differences ``d`` in {-1, 0, 1}. The interval is thus
-part of the rule, and it never needs a fallback cliff: settings that stop only a few very
-confident videos have a small SE and stay admissible, so the cut shrinks smoothly as validation
-gets noisier instead of collapsing to full inference. The candidates are full inference, the two
+part of the rule, and it has no cliff: settings that stop only a few very confident videos
+have a small SE and stay admissible, so the cut shrinks gradually as validation gets noisier
+instead of collapsing to full inference, which it returns only when no early stop is right
+often enough. The candidates are full inference, the two
 one-parameter families above and the per-exit descent; the descent also starts from the solution
 of each *sub-scheme* (the unified scheme contains the input axis: its points at the last exit,
 with the early exits off), which is itself a candidate, so the rule is **monotone**: a scheme is

@@ -246,36 +246,39 @@ fig.tight_layout()
 # %% [markdown]
 # ## Discussion
 #
-# * **Depth axis = appearance.** Scene clips leave early (187 of 400 at exit 1, 97% correct
-#   there) and the harder they look, the later they leave: mean exit 1.24 for appearance
-#   difficulty < 0.2, 2.71 for >= 0.8. The strips show it: the exit-1 clips are clean layouts,
-#   the later ones faded, cluttered or visible only in a few frames. This is the paper's
-#   "irregular viewpoint needs varying network capability", here with the cause measured.
-# * **Temporal classes need the whole network.** 2 of 400 temporal clips stop at exit 1 and 369
-#   reach exit 4 whatever their appearance (mean exit 3.76-3.96): a direction of motion is not a
-#   shallow feature. In the unified scheme no clip reaches group 4: the val-chosen thresholds
-#   stop every clip by group 3 (77 temporal clips there, 4 scene clips).
-# * **Input axis = evidence.** Temporal clips whose evidence runs through the clip stop after 5.3
-#   frames on average, those with a window of 6-16 source frames after 7.6-8.5; scene clips
-#   after 4.3 vs 4.1-4.9 (a 6-8-frame window out of 32-48 often falls between the 4 frames of
-#   the first group). The paper's "needs varying number of frames".
+# * **Depth axis = appearance.** Scene clips leave early (152 of 400 at exit 1, 98% correct
+#   there) and the harder they look, the later they leave: mean exit 1.29 for appearance
+#   difficulty < 0.2, 2.82 for >= 0.8. The strips show it: the exit-1 scene clips are fairly
+#   clean (difficulty 0.30 and 0.31), the later ones more faded or cluttered (0.59 to 0.88).
+#   This is the paper's "irregular viewpoint needs varying network capability", here with the
+#   cause measured.
+# * **Temporal classes need the whole network.** No temporal clip stops at exit 1 and 371 of 400
+#   reach exit 4 whatever their appearance (mean exit 3.80-4.00): a direction of motion is not a
+#   shallow feature. In the unified scheme most clips stop by group 3, but not all: 12 stop in
+#   group 4 (11 temporal clips, 1 scene clip), and 76 temporal clips stop in group 3.
+# * **Input axis = evidence.** Temporal clips whose evidence runs through the clip stop after 6.2
+#   frames on average, those with a window of 6-16 source frames after 8.4-9.6; scene clips
+#   after 4.4 vs 4.1-5.3, the most (5.3) with the shortest window (a 6-8-frame window out of
+#   32-48 often falls between the 4 frames of the first group). The paper's "needs varying
+#   number of frames".
 # * **Late means hard, not rescued.** Videos at the last exit of the depth scheme are the hard
-#   ones (scene: 63% correct at exit 4, against 97% at exits 1-2; temporal: 48%): going on costs
-#   FLOPs without changing their answer much, which is why the saving is largest on the easy
-#   (scene) data.
+#   ones (scene: 64% correct at exit 4, against 97-98% at exits 1-2; temporal: 48%): going on
+#   costs FLOPs without changing their answer much, which is why the saving is largest on the
+#   easy (scene) data.
 #
 # ## Reproduced / Differs / Why
 #
 # **Reproduced**: the paper's picture, easy videos stop at the first checkpoint and hard ones at
 # the last; and more than the picture: the stop point follows the *recorded* difficulty (depth
-# scheme, scene clips: mean exit 1.27 -> 2.74 from the easiest to the hardest fifth) and the
-# evidence window (unified, temporal clips: 6.4 frames when the evidence runs through the clip,
-# 9.9-11.8 with a short window).
+# scheme, scene clips: mean exit 1.29 -> 2.82 from the easiest to the hardest difficulty bin)
+# and the evidence window (unified, temporal clips: 6.2 frames when the evidence runs through
+# the clip, 8.4-9.6 with a short window).
 #
 # **Differs**: the paper shows six hand-chosen Kinetics clips and no measurement; here the clips
 # are chosen by a rule (median difficulty among the correct clips of each stop point) and the
-# difficulty is known by construction. Our temporal classes almost never stop at the first exit;
-# the paper shows no Something-Something examples.
+# difficulty is known by construction. Our temporal classes never stop at the first exit of the
+# depth scheme (one stops at the unified scheme's first point); the paper shows no
+# Something-Something examples.
 #
 # **Why**: a scene class is a property of one frame's appearance, which a shallow exit sees when
 # the picture is clean; a temporal class is a property of motion, which the tiny network only
