@@ -533,3 +533,20 @@ def test_cheapest_within_falls_back_to_full_inference():
     op = cheapest_within(probs, labels, costs, -5.0, probs=True)  # must beat 100%: impossible
     assert op.name == "full" and op.mean_cost == 10.0 and op.thresholds == (1.0, 1.0, 1.0)
     assert cheapest_within(probs, labels, costs, 0.0, probs=True).mean_cost == 2.0
+
+
+def test_budgeted_quota_with_tied_confidences_lets_the_ties_exit():
+    """Two videos share the confidence that fills a quota of one: the threshold lands on that
+    confidence (no gap below it), both exit, as the module docstring says ties do, and the next
+    point's quota (two videos by then) is already filled, so its threshold is 1.0."""
+    first = [0.75, 0.75, 0.5, 0.5]
+    second = [0.9, 0.8, 0.7, 0.6]
+    probs = torch.tensor([[[a, 1 - a], [b, 1 - b], [1.0, 0.0]] for a, b in zip(first, second)],
+                         dtype=torch.float64)  # (V=4, P=3, C=2)
+    labels = torch.zeros(4, dtype=torch.long)
+    op = budgeted_thresholds(probs, labels, [1.0, 2.0, 3.0], p=1.0, probs=True)  # 1, 2, 4
+    assert op.thresholds[:2] == (0.75, 1.0)
+    conf, _ = confidence(probs, probs=True)
+    stops = first_confident(conf, torch.tensor(op.thresholds, dtype=torch.float64))
+    assert stops.tolist() == [0, 0, 2, 2]
+    assert op.mean_cost == 2.0

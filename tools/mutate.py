@@ -198,7 +198,8 @@ MUTATIONS = [
         "dynamic_inference/calibrate.py",
         "        stops = running & (table.conf[:, k] >= t)\n",
         "        stops = running & (table.conf[:, k] > t)\n",
-        ("tests/test_calibrate.py::test_budgeted_thresholds_fill_the_quotas",),
+        ("tests/test_calibrate.py::test_budgeted_thresholds_fill_the_quotas",
+         "tests/test_calibrate.py::test_budgeted_quota_with_tied_confidences_lets_the_ties_exit"),
     ),
     Mutation(
         "calibrate: exit fractions follow p**(P-k) instead of p**k",
