@@ -3,10 +3,11 @@
 #
 # **What the paper says.** Action recognition classifies a short clip into one of a set of
 # action classes. The cost of a 2D-CNN video model is *the time to process one frame* times
-# *the number of processed frames*: a ResNet-50 that costs 4.11 GFLOPs per 224x224 frame costs
-# 33 G on 8 frames and 66 G on 16. The paper attacks both factors at once: it makes the network
-# stop early along its depth (fewer stages per frame) and along the input (fewer frames), per
-# video. Its metric pair is (top-1 accuracy, *average FLOPs per video*), FLOPs counted as
+# *the number of processed frames*: a ResNet-50 that costs about 4 GFLOPs per 224x224 frame
+# costs 33 G on 8 frames and 66 G on 16 (the table below prints our counts). The paper attacks
+# both factors at once: it makes the network stop early along its depth (fewer stages per frame)
+# and along the input (fewer frames), per video. Its metric pair is (top-1 accuracy, *average
+# FLOPs per video*), FLOPs counted as
 # multiply-adds as in the TSM and MSDNet papers.
 #
 # This chapter reproduces the cost rows of the paper's Kinetics table with the project's FLOPs
@@ -59,7 +60,7 @@ for label, name, frames, kw, paper_g, paper_p in rows:
 # %% [markdown]
 # The paper rounds 65.8 G to 64 G in its Kinetics table (and writes 65 G in its
 # Something-Something table). MSDNet-38 reaches the paper's 62.31 M parameters with 1000-class
-# classifiers (ImageNet heads); with 400 classes it has 60.31 M. The paper does not describe the
+# classifiers (ImageNet heads); with 400 classes it has 2 M fewer. The paper does not describe the
 # exit heads of its dynamic ResNets; ours (a 1x1 projection to 2048 channels on pooled features,
 # see `backbones/resnet_tsm.py`) give the paper's 29.12 M and 48.12 M.
 #

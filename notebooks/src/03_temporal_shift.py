@@ -140,5 +140,6 @@ for pair in next(iter(rows.values()))["pairs"]:
 # a limit of the tiny network's motion features, not a shortcut. A first version of the tiny
 # network (8x8 patchify stem, 8x8 maps in stage 1, no spatial jitter) was at chance on three of
 # the four pairs; the 4x4 stem and jitter of the current one (`benchmarks/recipe_search.py`)
-# raised the temporal classes from 37% to 49%. The with/without online shift *ablation of the
+# raised the temporal classes to the 49% printed above (the first version's lower figure is in
+# `recipe_search`'s records, not re-measured here). The with/without online shift *ablation of the
 # savings* is in chapter 6.
