@@ -506,15 +506,6 @@ def exit_blocks(exit_of_point: Sequence[int]) -> list[list[int]]:
     return [[i for i, e in enumerate(exit_of_point) if e == k] for k in exits]
 
 
-def threshold_curves(
-    point_logits: Tensor, labels: Tensor, costs: Sequence[float] | Tensor, probs: bool = False
-) -> list[OperatingPoint]:
-    """The one-parameter families on these scores: MSDNet's budgeted curve and the shared sweep."""
-    return budgeted_curve(point_logits, labels, costs, probs=probs) + sweep_shared_threshold(
-        point_logits, labels, costs, probs=probs
-    )
-
-
 def _full_inference(table: _PointTable) -> OperatingPoint:
     """Only the last point answers (every other threshold 1.0)."""
     full = torch.ones(table.num_points, dtype=torch.float64)

@@ -269,7 +269,7 @@ def choose_thresholds(
         return [float(threshold)] * n_points, f"shared threshold {threshold:g}"
     pl = scheme.point_logits(val.frame_logits)
     if budget is not None:
-        every = costs if heads is None else costs + heads.extra.sum(dim=1)
+        every = costs if heads is None else heads.every_head(costs)
         full = float(every[-1])
         first = float(every[0])
         if not first <= budget <= full * (1 + 1e-9):

@@ -221,6 +221,10 @@ class HeadPricing:
     extra: Tensor  # (P, E) float64: cost added to point p when early head e runs
     head_of_point: Tensor  # (P,) long: the early head read at point p, -1 for the last exit
 
+    def every_head(self, costs: Tensor) -> Tensor:
+        """Point costs ``(P,)`` with every early head running, from those with none."""
+        return costs + self.extra.sum(dim=1)
+
 
 @dataclass(frozen=True)
 class DecisionPoint:

@@ -475,6 +475,8 @@ def test_head_pricing_matches_exit_costs_with_the_live_heads():
     assert hp.extra[:, 0].tolist() == pytest.approx([0.2, 0.2, 0.2, 0.4, 0.4, 0.4])  # by hand
     assert hp.extra[:, 1].tolist() == pytest.approx([0.0, 0.4, 0.4, 0.4, 0.8, 0.8])
     base = scheme.point_costs([s + (k == 2) * head[2] for k, s in enumerate(stage_cum)], 4)
+    every = [s + sum(head[: k + 1]) for k, s in enumerate(stage_cum)]  # every head runs
+    assert hp.every_head(base).tolist() == pytest.approx(scheme.point_costs(every, 4).tolist())
     table = _table(torch.randn(5, 6, 3, dtype=torch.float64), torch.zeros(5, dtype=torch.long),
                    base, False, hp)
     for live0 in (False, True):
