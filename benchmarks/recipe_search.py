@@ -127,7 +127,7 @@ def run_model(model: Any, clips: torch.Tensor, groups: int, local: bool) -> list
 
 def train_variant(v: Variant, data: dict[str, Any], device: str, seed: int = 0) -> dict[str, Any]:
     from dynamic_inference.backbones import build_model
-    from dynamic_inference.data.datasets import mini_reverse_labels
+    from dynamic_inference.data.mini.classes import mini_reverse_labels
     from dynamic_inference.schemes import frame_order
     from dynamic_inference.train import (
         prefix_losses,

@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
 
         return cli_demo(args)
     if args.command == "make-mini":
-        from dynamic_inference.data.mini import cli_make_mini
+        from dynamic_inference.data.mini.build import cli_make_mini
 
         return cli_make_mini(args)
     if args.command == "flops":

@@ -16,6 +16,9 @@ import torch.nn.functional as F
 
 from dynamic_inference.data import mini
 from dynamic_inference.data.datasets import read_mini
+from dynamic_inference.data.mini.annotations import annotation_row
+from dynamic_inference.data.mini.build import _run_jobs, cli_make_mini
+from dynamic_inference.data.mini.render import _render_temporal
 from dynamic_inference.data.video import decode_video
 from dynamic_inference.errors import ConfigError, DatasetError
 
@@ -34,6 +37,14 @@ def test_class_list() -> None:
         if cls.group == "temporal":  # reversal pairs point at each other
             partner = mini.CLASSES[mini.CLASS_NAMES.index(cls.reverse_of)]
             assert partner.reverse_of == cls.name
+
+
+def test_played_backwards_is_the_second_class_of_each_pair() -> None:
+    """The reversal pairs of CLASSES decide both which clips are rendered backwards and the
+    label of a clip played backwards."""
+    assert mini.PLAYED_BACKWARDS == {"move_left", "recede", "rotate_anticlockwise", "vanish"}
+    reverse = mini.mini_reverse_labels()
+    assert reverse == [*range(8), 9, 8, 11, 10, 13, 12, 15, 14]
 
 
 def test_config_per_class_rule_and_errors() -> None:
@@ -75,7 +86,7 @@ def test_reversed_class_is_time_reversed_process() -> None:
     spec = mini.clip_specs(mini.MiniConfig(train_per_class=1, val_per_class=1,
                                            test_per_class=1), splits=("val",))[9]
     assert mini.CLASS_NAMES[spec.label] == "move_left"
-    forward = mini._render_temporal(spec, spec.rng(stream=1))  # the move_right process
+    forward = _render_temporal(spec, spec.rng(stream=1))  # the move_right process
     clip = mini.render_clip(spec)
     expected = (np.clip(forward[::-1], 0, 1) * 255 + 0.5).astype(np.uint8)
     assert np.array_equal(clip, expected)
@@ -89,8 +100,8 @@ def test_class_strips() -> None:
 def test_generation_does_not_depend_on_workers(tmp_path: Path) -> None:
     specs = mini.clip_specs(mini.MiniConfig(train_per_class=1, val_per_class=1,
                                             test_per_class=1), splits=("test",))[6:12]
-    one = mini._run_jobs(specs, tmp_path / "one", workers=1)
-    two = mini._run_jobs(specs, tmp_path / "two", workers=2)
+    one = _run_jobs(specs, tmp_path / "one", workers=1)
+    two = _run_jobs(specs, tmp_path / "two", workers=2)
     assert one == two
     for row in one:  # decodes to the written number of frames
         assert decode_video(tmp_path / "one" / row["path"]).shape[0] == int(row["n_frames"])
@@ -105,7 +116,7 @@ def test_committed_annotations_match_the_recipe() -> None:
     for split in mini.SPLITS:
         with (ROOT / f"{split}.csv").open(newline="") as handle:
             rows = list(csv.DictReader(handle))
-        expected = [mini._annotation_row(s) for s in specs if s.split == split]
+        expected = [annotation_row(s) for s in specs if s.split == split]
         assert rows == expected
         assert len(rows) >= 16 * 50
     assert json.loads((ROOT / "classes.json").read_text())[8]["name"] == "move_right"
@@ -118,7 +129,7 @@ def test_regeneration_matches_manifest(tmp_path: Path) -> None:
     manifest = {r["path"]: r for r in csv.DictReader((ROOT / "manifest.csv").open())}
     specs = mini.clip_specs(config)
     subset = [specs[i] for i in np.linspace(0, len(specs) - 1, 6).astype(int)]
-    rows = mini._run_jobs(subset, tmp_path, workers=1)
+    rows = _run_jobs(subset, tmp_path, workers=1)
     same_build = recipe["libraries"] == mini.library_versions()
     for row in rows:
         want = manifest[row["path"]]
@@ -134,7 +145,7 @@ def _ensure(root: str) -> str:
 
 def test_make_and_concurrent_ensure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "mini"
-    code = mini.cli_make_mini(SimpleNamespace(out=str(root), seed=5, per_class=1))
+    code = cli_make_mini(SimpleNamespace(out=str(root), seed=5, per_class=1))
     assert code == 0 and "48 clips" in capsys.readouterr().out
     for name in ("recipe.json", "classes.json", "train.csv", "val.csv", "test.csv",
                  "manifest.csv", ".gitignore", "sample/sample.csv"):

@@ -178,7 +178,7 @@ def test_ddp_two_processes_end_with_identical_weights(tmp_path: Path):
 
 
 def test_time_reversal_augmentation():
-    from dynamic_inference.data.datasets import mini_reverse_labels
+    from dynamic_inference.data.mini.classes import mini_reverse_labels
     from dynamic_inference.train import time_reversal
 
     reverse = torch.tensor(mini_reverse_labels())

@@ -1,19 +1,21 @@
-"""Data: PyAV decoding and sampling (video), MiniActions (mini), dataset formats (datasets).
+"""Data: the datasets of the paper (section 4) and MiniActions, decoded and sampled as the paper's
+models see them (section 3: T frames per video, TSN sampling).
 
-DESIGN.md sections 4 and 5.
+:func:`load_dataset` is the one entry point; the readers, the decoding and sampling functions and
+the MiniActions generator are here for reuse. Modules: :mod:`~dynamic_inference.data.datasets`
+(readers of the real formats, :class:`VideoDataset`, :func:`load_dataset`),
+:mod:`~dynamic_inference.data.video` (PyAV decoding, frame sampling, transforms),
+:mod:`~dynamic_inference.data.records` (what every reader returns) and the package
+:mod:`~dynamic_inference.data.mini` (MiniActions).
 """
 
 from dynamic_inference.data.datasets import (
-    UNLABELLED,
-    AnnotationSet,
     DatasetConfig,
     VideoDataset,
-    VideoRecord,
-    make_loader,
+    load_dataset,
     read_class_list,
     read_hmdb51,
     read_kinetics400,
-    read_mini,
     read_sthv1,
     read_sthv2,
     read_ucf101,
@@ -21,48 +23,33 @@ from dynamic_inference.data.datasets import (
 from dynamic_inference.data.mini import (
     CLASS_NAMES,
     CLASSES,
-    MiniClass,
     MiniConfig,
-    class_strip,
-    class_strips,
-    cli_make_mini,
     ensure_mini,
     make_mini,
+    read_mini,
 )
+from dynamic_inference.data.records import AnnotationSet, VideoRecord
 from dynamic_inference.data.video import (
     ClipTransform,
-    DecodedVideo,
-    PartialDecodeWarning,
     TransformConfig,
     decode_video,
-    dense_indices,
     read_video,
     sample_indices,
-    tsn_indices,
-    uniform_indices,
 )
 
 __all__ = [
     "CLASSES",
     "CLASS_NAMES",
-    "UNLABELLED",
     "AnnotationSet",
     "ClipTransform",
     "DatasetConfig",
-    "DecodedVideo",
-    "MiniClass",
     "MiniConfig",
-    "PartialDecodeWarning",
     "TransformConfig",
     "VideoDataset",
     "VideoRecord",
-    "class_strip",
-    "class_strips",
-    "cli_make_mini",
     "decode_video",
-    "dense_indices",
     "ensure_mini",
-    "make_loader",
+    "load_dataset",
     "make_mini",
     "read_class_list",
     "read_hmdb51",
@@ -73,6 +60,4 @@ __all__ = [
     "read_ucf101",
     "read_video",
     "sample_indices",
-    "tsn_indices",
-    "uniform_indices",
 ]

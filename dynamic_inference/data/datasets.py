@@ -2,8 +2,10 @@
 
 DESIGN.md sections 4 and 5; paper section 4 (UCF-101, HMDB-51, Kinetics-400, Something-Something).
 
-Every reader returns an :class:`AnnotationSet`: the records (:class:`VideoRecord`), the class
-names in label order and the listed files that were missing (only with ``missing="skip"``).
+Every reader returns an :class:`AnnotationSet` (:mod:`dynamic_inference.data.records`): the
+records (:class:`VideoRecord`), the class names in label order and the listed files that were
+missing (only with ``missing="skip"``). MiniActions' reader, :func:`read_mini`, lives with its
+writer in :mod:`dynamic_inference.data.mini.annotations`.
 Rules shared by all readers:
 
 * an unreadable line, an unknown label or (when a video root is given) a listed file that does
@@ -23,10 +25,9 @@ is the same whatever ``num_workers`` is; call :meth:`VideoDataset.set_epoch` eac
 from __future__ import annotations
 
 import csv
-import io
 import json
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from dynamic_inference.data.mini.annotations import read_mini
+from dynamic_inference.data.mini.build import default_root, ensure_mini
+from dynamic_inference.data.mini.classes import CLASS_NAMES, mini_reverse_labels
+from dynamic_inference.data.records import AnnotationSet, VideoRecord
 from dynamic_inference.data.video import (
     ClipTransform,
     SamplingMode,
@@ -66,43 +71,6 @@ __all__ = [
 UNLABELLED = -1
 _VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".webm", ".mov")
 Missing = Literal["raise", "skip"]
-
-
-@dataclass(frozen=True)
-class VideoRecord:
-    """One video: its file (or frame folder), label and optional analysis metadata.
-
-    ``group``/``difficulty``/``evidence_start``/``evidence_length`` are filled for MiniActions
-    (DESIGN section 4); ``extra`` keeps format-specific fields (e.g. Kinetics time_start).
-    """
-
-    path: Path
-    label: int
-    label_name: str
-    group: str | None = None
-    difficulty: float | None = None
-    evidence_start: int | None = None
-    evidence_length: int | None = None
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
-
-
-@dataclass
-class AnnotationSet:
-    """What a reader returns: records, class names in label order, missing files skipped."""
-
-    records: list[VideoRecord]
-    classes: list[str]
-    source: Path
-    missing: list[Path] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __iter__(self) -> Iterator[VideoRecord]:
-        return iter(self.records)
-
-    def __getitem__(self, index: int) -> VideoRecord:
-        return self.records[index]
 
 
 # --------------------------------------------------------------------------------------------
@@ -458,47 +426,6 @@ def read_sthv1(
 
 
 # --------------------------------------------------------------------------------------------
-# MiniActions
-
-
-def read_mini(root: str | Path, split: str) -> AnnotationSet:
-    """Records of a MiniActions split (``train``/``val``/``test``/``sample``) under ``root``,
-    with the group, appearance difficulty and evidence window of each clip."""
-    from dynamic_inference.data.mini import CLASS_NAMES, SPLITS
-
-    root = Path(root)
-    if split not in (*SPLITS, "sample"):
-        raise DatasetError(f"unknown MiniActions split {split!r}; use train, val, test or sample")
-    csv_file = root / ("sample/sample.csv" if split == "sample" else f"{split}.csv")
-    if not csv_file.is_file():
-        raise DatasetError(f"{csv_file}: missing; create MiniActions with "
-                           "`python -m dynamic_inference make-mini --out DIR --seed 0`")
-    records = []
-    try:
-        text = csv_file.read_text(encoding="utf-8-sig")  # a BOM (spreadsheet export) tolerated
-    except UnicodeDecodeError as exc:
-        raise AnnotationError(f"{csv_file}: not UTF-8 text ({exc}); regenerate it with "
-                              "make-mini") from exc
-    for line_no, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), 2):
-        try:
-            label = int(row["label"])
-            if not 0 <= label < len(CLASS_NAMES):
-                raise ValueError(f"label {label} is not a MiniActions class "
-                                 f"(0..{len(CLASS_NAMES) - 1})")
-            if CLASS_NAMES[label] != row["label_name"]:
-                raise ValueError(f"label {label} is not {row['label_name']}")
-            records.append(VideoRecord(
-                path=root / row["path"], label=label, label_name=row["label_name"],
-                group=row["group"], difficulty=float(row["appearance_difficulty"]),
-                evidence_start=int(row["evidence_start"]),
-                evidence_length=int(row["evidence_length"]),
-                extra={"outside": row["outside"], "n_frames": row["n_frames"]}))
-        except (KeyError, ValueError, IndexError, TypeError) as exc:
-            raise AnnotationError(f"{csv_file}:{line_no}: unreadable line ({exc})") from exc
-    return AnnotationSet(records, list(CLASS_NAMES), csv_file)
-
-
-# --------------------------------------------------------------------------------------------
 # Dataset
 
 
@@ -603,8 +530,6 @@ class VideoDataset(Dataset[tuple[torch.Tensor, int]]):
         """MiniActions ``split`` (``sample`` needs no materialisation; the others are generated
         first by :func:`ensure_mini` if needed). Keyword overrides go to :class:`DatasetConfig`;
         its default transform has no flip, which MiniActions' direction classes require."""
-        from dynamic_inference.data.mini import default_root, ensure_mini
-
         root = Path(root) if root is not None else default_root()
         if split != "sample":
             ensure_mini(root)
@@ -722,15 +647,6 @@ def _real_annotations(name: str, root: Path, split: str,
     raise DatasetError(f"unknown dataset {name!r}; expected one of {DATASET_NAMES}")
 
 
-def mini_reverse_labels() -> list[int]:
-    """For each MiniActions class, the class of its clips played backwards: the partner of a
-    reversal pair, or the class itself (scenes pan slowly and are the same class backwards)."""
-    from dynamic_inference.data.mini import CLASSES
-
-    index = {c.name: c.index for c in CLASSES}
-    return [index[c.reverse_of] if c.reverse_of else c.index for c in CLASSES]
-
-
 def load_dataset(
     name: str,
     root: str | Path | None,
@@ -759,8 +675,6 @@ def load_dataset(
     import hashlib
 
     if name == "mini":
-        from dynamic_inference.data.mini import CLASS_NAMES, default_root, ensure_mini
-
         base = Path(root) if root is not None else default_root()
         if split != "sample" and (base / "manifest.csv").is_file():
             ensure_mini(base)  # materialise the videos from the recipe on first use
