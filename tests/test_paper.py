@@ -1,0 +1,179 @@
+"""The paper's quoted figures (dynamic_inference.paper): well-formed, self-consistent, and equal
+to the paper tables the notebook sources still define inline."""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from dynamic_inference import paper
+from dynamic_inference.paper import (
+    COSTS,
+    DATASETS,
+    FLOPS_CUTS,
+    KINETICS_400,
+    SOMETHING_SOMETHING,
+    UCF_HMDB,
+    figures,
+)
+
+SRC = Path(__file__).resolve().parents[1] / "notebooks" / "src"
+TABLES = {"DATASETS": DATASETS, "FLOPS_CUTS": FLOPS_CUTS, "KINETICS_400": KINETICS_400,
+          "UCF_HMDB": UCF_HMDB, "SOMETHING_SOMETHING": SOMETHING_SOMETHING, "COSTS": COSTS}
+
+
+def literal(source: Path, name: str) -> object:
+    """The value of the top-level ``name = <literal>`` assignment of a notebook source."""
+    for node in ast.parse(source.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{source.name} has no top-level literal {name!r}")
+
+
+def points(dataset: str) -> set[tuple[str, str, float | None, float | None]]:
+    """(method, backbone, GFLOPs/video, top-1) of every row of the paper's table of a dataset,
+    named as chapter 7 names it."""
+    if dataset == "Kinetics-400":
+        return {(r.method, r.backbone, r.gflops, r.top1) for r in KINETICS_400}
+    if dataset == "UCF-101":
+        return {(r.method, r.backbone, r.gflops, r.ucf101) for r in UCF_HMDB}
+    if dataset == "HMDB-51":
+        return {(r.method, r.backbone, r.gflops, r.hmdb51) for r in UCF_HMDB}
+    if dataset == "Sth-Sth v1":
+        return {(r.method, r.backbone, r.gflops_v1, r.v1_top1) for r in SOMETHING_SOMETHING}
+    if dataset == "Sth-Sth v2":
+        return {(r.method, r.backbone, r.gflops_v2, r.v2_top1) for r in SOMETHING_SOMETHING}
+    raise AssertionError(f"chapter 7 names an unknown dataset {dataset!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# well-formed
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_every_cell_is_a_positive_number_a_name_or_empty(name: str) -> None:
+    table = TABLES[name]
+    assert table, name
+    for row in table:
+        for f in fields(row):
+            value = getattr(row, f.name)
+            where = f"{name}: {row} field {f.name}"
+            if f.type == "str":
+                assert isinstance(value, str) and value, where
+            else:
+                assert value is not None or "None" in f.type, where
+                if value is not None:
+                    assert isinstance(value, int | float) and not isinstance(value, bool), where
+                    assert math.isfinite(value) and value > 0, where
+
+
+def test_accuracies_and_cuts_are_percentages() -> None:
+    accuracies = [r.top1 for r in KINETICS_400]
+    accuracies += [a for r in UCF_HMDB for a in (r.ucf101, r.hmdb51) if a is not None]
+    accuracies += [getattr(r, f.name) for r in SOMETHING_SOMETHING for f in fields(r)
+                   if "top" in f.name and getattr(r, f.name) is not None]
+    assert len(accuracies) > 60
+    assert all(0 < a < 100 for a in accuracies)
+    assert all(0 < c.cut_pct < 100 for c in FLOPS_CUTS)
+    for r in SOMETHING_SOMETHING:  # top-5 is never below top-1
+        for t1, t5 in ((r.v1_top1, r.v1_top5), (r.v2_top1, r.v2_top5),
+                       (r.v2_test_top1, r.v2_test_top5)):
+            assert t5 is None or t1 is None or t5 >= t1, r
+
+
+def test_figures_lists_every_number_once_per_cell() -> None:
+    numbers = figures()
+    cells = sum(1 for table in TABLES.values() for row in table for f in fields(row)
+                if isinstance(getattr(row, f.name), int | float))
+    assert len(numbers) == cells + len(paper.DEPTH_AXIS_EXAMPLE)
+    for figure in (62.31, 29.12, 48.12, 306_245, 174, 0.5, 53, 29.2, 70.1, 86.6, 5925):
+        assert figure in numbers
+    assert not any(isinstance(n, bool) for n in numbers)
+
+
+# ---------------------------------------------------------------------------------------------
+# self-consistent
+
+
+def test_cost_rows_are_the_comparison_tables_cells() -> None:
+    k400 = {(r.method, r.backbone, r.frames): r for r in KINETICS_400}
+    sth = {r.method: r for r in SOMETHING_SOMETHING}
+    for c in COSTS:
+        if c.model.startswith(("TSN", "TSM")):
+            method, backbone = c.model.split(" ", 1)
+            row = k400[(method, backbone, c.frames)]
+            assert (c.gflops, c.params_m) == (row.gflops, row.params_m), c
+            assert c.gflops_sth == sth[f"{method} {c.frames}F"].gflops_v1, c
+    full, dyn50, dyn101 = (k400[("Proposed", b, 16)]
+                           for b in ("MSDNet-38 (Full)", "ResNet-50", "ResNet-101"))
+    by_model = {c.model: c for c in COSTS}
+    assert (by_model["MSDNet-38 (full inference)"].gflops,
+            by_model["MSDNet-38 (full inference)"].params_m) == (full.gflops, full.params_m)
+    assert by_model["dynamic ResNet-50"].params_m == dyn50.params_m
+    assert by_model["dynamic ResNet-101"].params_m == dyn101.params_m
+
+
+def test_stated_cuts_follow_from_the_msdnet_rows() -> None:
+    """The "~x%" slides against the MSDNet-38 rows and its 52 G full inference: this is also
+    what supports the reading of the garbled UCF-101 / HMDB-51 rows."""
+    full = next(r.gflops for r in KINETICS_400 if r.backbone == "MSDNet-38 (Full)")
+    dynamic = {
+        "Kinetics-400": next(r.gflops for r in KINETICS_400
+                             if (r.method, r.backbone) == ("Proposed", "MSDNet-38")),
+        "UCF-101": next(r.gflops for r in UCF_HMDB
+                        if r.backbone == "MSDNet-38" and r.ucf101 is not None),
+        "HMDB-51": next(r.gflops for r in UCF_HMDB
+                        if r.backbone == "MSDNet-38" and r.hmdb51 is not None),
+    }
+    with_shift = [c for c in FLOPS_CUTS if "without" not in c.setting]
+    assert {c.dataset for c in with_shift} == set(dynamic)
+    for c in with_shift:
+        assert abs(100 * (1 - dynamic[c.dataset] / full) - c.cut_pct) < 1.0, c
+
+
+def test_datasets_match_the_tables() -> None:
+    assert {d.kind for d in DATASETS} == {"scene", "temporal"}
+    assert all(d.videos > 10 * d.classes for d in DATASETS)
+    assert [d.classes for d in DATASETS if d.kind == "temporal"] == [174, 174]
+
+
+# ---------------------------------------------------------------------------------------------
+# the notebook sources' inline tables equal paper.py where they overlap
+
+
+def test_chapter1_kinetics_table_is_papers() -> None:
+    source = SRC / "01_task_and_cost.py"
+    k400 = {(r.gflops, r.top1) for r in KINETICS_400}
+    quoted = literal(source, "paper_k400") | literal(source, "proposed")
+    assert len(quoted) == 15
+    for name, point in quoted.items():
+        assert point in k400, f"chapter 1 quotes {name} {point}, not a Kinetics-400 row"
+    proposed = {(r.gflops, r.top1) for r in KINETICS_400 if r.method == "Proposed"}
+    assert set(literal(source, "proposed").values()) == proposed
+
+
+def test_chapter1_cost_rows_are_papers() -> None:
+    rows = literal(SRC / "01_task_and_cost.py", "rows")
+    costs = {(c.frames, c.gflops, c.params_m) for c in COSTS}
+    assert len(rows) == len(COSTS)
+    for label, _model, frames, _kw, paper_g, paper_p in rows:
+        assert (frames, paper_g, paper_p) in costs, f"chapter 1 row {label!r}"
+
+
+def test_chapter7_rows_are_papers() -> None:
+    full_costs = {g for c in COSTS if c.frames == 16 for g in (c.gflops, c.gflops_sth)}
+    rows = literal(SRC / "07_experiments.py", "paper")
+    assert len(rows) == 9
+    for kind, dataset, backbone, g, a, full_g, full_a in rows:
+        table = points(dataset)
+        assert ("Proposed", backbone, g, a) in table, f"chapter 7: {dataset} {backbone}"
+        assert full_g in full_costs, f"chapter 7: {dataset} {backbone} full {full_g}"
+        if full_a is not None:
+            assert any(p[2:] == (full_g, full_a) for p in table), f"chapter 7: {dataset} full"
+        scene = {d.name.replace("Something-Something", "Sth-Sth"): d.kind for d in DATASETS}
+        assert scene[dataset] == kind
