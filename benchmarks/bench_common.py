@@ -11,7 +11,7 @@ Every benchmark in this folder follows the same rules:
   burst of contention then hits a whole round, not one variant.
 * ``main(argv)`` of each script returns the report (a JSON-able dict) and writes it with
   ``--json OUT``; :func:`run_cli` turns a :class:`BenchmarkError` into one line on stderr and exit
-  code 2 (DESIGN.md section 3: no traceback for bad input).
+  code 2 (no traceback for bad input).
 """
 
 from __future__ import annotations
@@ -221,47 +221,6 @@ def forced_targets(fractions: Sequence[float], n: int, seed: int = 0) -> torch.T
     return targets[torch.randperm(n, generator=g)]
 
 
-def forced_stop_engine(*args: Any, **kwargs: Any) -> Any:
-    """An :class:`~dynamic_inference.engine.EarlyExitEngine` whose videos stop at given points.
-
-    Same arguments as the engine, with thresholds below 1.0 (their values are ignored, but a
-    threshold of 1.0 would switch that exit's head off); call ``engine.run_forced(clips,
-    targets)`` with ``targets`` from
-    :func:`forced_targets`. The real stopping rule is still evaluated at every decision point (its
-    cost, a softmax and a device-to-host copy, is part of the engine's time), but its answer is
-    replaced by "stop if this is the video's target point". For random-weight paper-scale models,
-    whose confidences say nothing, this gives a chosen stop distribution (e.g. 40/30/30).
-    """
-    from dynamic_inference.engine import EarlyExitEngine
-
-    class ForcedStopEngine(EarlyExitEngine):
-        _targets: torch.Tensor
-
-        def run_forced(self, clips: torch.Tensor, targets: torch.Tensor) -> Any:
-            if targets.shape != (clips.shape[0],) or int(targets.max()) >= len(self.points):
-                raise BenchmarkError("targets must be (N,) decision-point indices of the scheme")
-            if not all(self.live):
-                raise BenchmarkError("a forced-stop engine needs thresholds < 1.0 at every "
-                                     "exit (a threshold of 1.0 switches its head off)")
-            self._targets = targets.to(clips.device)
-            return self.run(clips)
-
-        def serve_forced(self, clips: torch.Tensor, targets: torch.Tensor,
-                         frames_per_call: int) -> Any:
-            """The serving mode (:meth:`EarlyExitEngine.serve`) on the stream of ``clips``."""
-            if targets.shape != (clips.shape[0],) or int(targets.max()) >= len(self.points):
-                raise BenchmarkError("targets must be (N,) decision-point indices of the scheme")
-            self._targets = targets.to(clips.device)
-            return self.serve(iter(clips), frames_per_call)
-
-        def _stops(self, points: torch.Tensor, logits: torch.Tensor,
-                   videos: torch.Tensor) -> torch.Tensor:
-            super()._stops(points, logits, videos)  # pay for the real rule, ignore its answer
-            return self._targets[videos] == points
-
-    return ForcedStopEngine(*args, **kwargs)
-
-
 # --------------------------------------------------------------------------------------------
 # Data
 
@@ -269,7 +228,7 @@ def forced_stop_engine(*args: Any, **kwargs: Any) -> Any:
 def open_split(cfg: Any, split: str, data: str | Path | None = None) -> Any:
     """The evaluation dataset of a checkpoint's config, or a one-line :class:`BenchmarkError`."""
     try:
-        from dynamic_inference.evaluate import load_split
+        from dynamic_inference.logits import load_split
 
         return load_split(cfg, split, data)
     except ImportError as e:

@@ -10,7 +10,7 @@ second of the real early-exit engine (decoding not timed, ``--threads`` threads)
 Static baselines (:func:`dynamic_inference.calibrate.static_baselines`, from the same test
 logits): a fixed earlier exit on all frames, or the last exit on fewer frames (prefixes of the
 strided order, i.e. uniformly spread frames). Each dynamic row is compared with the best static
-baseline that costs no more than it ("static @ <= cost"), the DESIGN.md target being that
+baseline that costs no more than it ("static @ <= cost"), the target being that
 dynamic beats every static setting of equal FLOPs.
 
 The figure (``--plot``, PNG) draws, per scheme, the test accuracy-vs-GFLOPs Pareto front of
@@ -43,16 +43,11 @@ from bench_common import (
 )
 
 from dynamic_inference.calibrate import OperatingPoint, accuracy_at_cost
-from dynamic_inference.evaluate import (
-    curves,
-    evaluate,
-    exit_gflops,
-    order_for,
-    scheme_exit_gflops,
-    split_logits,
-)
+from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.evaluate import curves, evaluate
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import LogitCache, order_for, split_logits
 from dynamic_inference.schemes import make_scheme
-from dynamic_inference.train import load_checkpoint
 
 # (row label, scheme, frame order): the paper's Approaches (a)-(d) and full inference
 SCHEMES: tuple[tuple[str, str, str], ...] = (
@@ -121,8 +116,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     threads = set_threads(a.threads)
     ckpt = require_checkpoint(a.checkpoint)
     model, cfg, _ = load_checkpoint(ckpt)
-    exit_cost = exit_gflops(model, cfg)
+    table = cost_table(model, cfg.input_size)
     key = str(ckpt.resolve())
+    cache = LogitCache()  # every scheme and order reuses the decoded clips
     rows: list[dict[str, Any]] = []
     static_ops: list[OperatingPoint] = []
     oracle: dict[str, Any] = {}
@@ -131,16 +127,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         try:
             rep = evaluate(ckpt, a.split, name, order, a.groups, data=a.data,
-                           batch_size=a.batch_size, engine=not a.no_engine)
+                           batch_size=a.batch_size, engine=not a.no_engine,
+                           cache=cache).to_report()
         except ImportError as e:
             raise BenchmarkError(f"the dataset loader is not available yet ({e})") from None
         sch = make_scheme(name, a.groups, order, cfg.seed)
         test = split_logits(model, cfg, a.split, order_for(sch, cfg), a.data, a.batch_size,
-                            key=key)
+                            cache=cache, name=key)
         val = split_logits(model, cfg, "val", order_for(sch, cfg), a.data, a.batch_size,
-                           key=key)
-        c = curves(test.frame_logits, test.labels, sch, scheme_exit_gflops(sch, model, cfg),
-                   cfg.frames, val.frame_logits, val.labels)  # thresholds from val
+                           cache=cache, name=key)
+        c = curves(sch, test, table, cfg.frames, val)  # thresholds from val
         if name == "unified":  # static baselines from the strided order: spread frame prefixes
             static_ops, oracle = c["static"], _op(c["oracle"])
         rows.append({
@@ -160,8 +156,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not static_ops:  # quick runs without the unified scheme still get baselines
         sch = make_scheme("unified", a.groups, "strided", cfg.seed)
         test = split_logits(model, cfg, a.split, order_for(sch, cfg), a.data, a.batch_size,
-                            key=key)
-        c = curves(test.frame_logits, test.labels, sch, exit_cost, cfg.frames)
+                            cache=cache, name=key)
+        c = curves(sch, test, table, cfg.frames)
         static_ops, oracle = c["static"], _op(c["oracle"])
     for r in rows:
         best = best_static_at(static_ops, r["gflops_per_video"])

@@ -1,4 +1,4 @@
-"""Does real early exit save wall-clock time in proportion to FLOPs? (issue 9; DESIGN.md section 6)
+"""Does real early exit save wall-clock time in proportion to FLOPs? (issue 9)
 
 The early-exit engine (:class:`dynamic_inference.engine.EarlyExitEngine`) runs a scheme on at
 most ``batch`` videos at once and drops the confident ones from the batch after each decision
@@ -15,7 +15,7 @@ It compares the measured speedup with
 
 * the **FLOPs reduction factor** of the same stops: full GFLOPs / mean GFLOPs of the stops
   (target: speedup >= 0.8 x, checked at batch 8 and above);
-* the speedup **predicted by a measured latency table**: :func:`engine.measure_latency` gives the
+* the speedup **predicted by a measured latency table**: :func:`cost.measure_latency` gives the
   cumulative ms per frame up to each exit at that batch size; the prediction is ``T x`` (full
   inference's ms per frame, last head only) over the mean latency cost of the stops. Measured
   on whole clips it includes the cost of the scheme's smaller calls (T/G frames per video);
@@ -63,17 +63,14 @@ from bench_common import (
 from torch import Tensor
 
 from dynamic_inference.calibrate import budgeted_thresholds
-from dynamic_inference.engine import EarlyExitEngine, measure_latency
-from dynamic_inference.evaluate import (
-    evaluate,
-    exit_gflops,
-    full_gflops,
-    order_for,
-    scheme_exit_gflops,
-)
+from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.cost import exit_costs, full_cost, measure_latency
+from dynamic_inference.engine import EarlyExitEngine
+from dynamic_inference.evaluate import evaluate
 from dynamic_inference.exits import MultiExitNet
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import order_for
 from dynamic_inference.schemes import Scheme, make_scheme
-from dynamic_inference.train import load_checkpoint
 
 TARGET_VS_FLOPS = 0.8  # at batch >= 8
 TARGET_VS_LATENCY = 0.9  # against the latency table of group-sized calls
@@ -86,7 +83,7 @@ def full_latency(
 ) -> float:
     """Milliseconds per frame of full inference (stem, every stage, the last head only).
 
-    Measured like :func:`engine.measure_latency` (random clips, median of ``repeats`` after one
+    Measured like :func:`cost.measure_latency` (random clips, median of ``repeats`` after one
     warm-up), whose table includes every earlier head.
     """
     x = torch.randn(batch * num_frames, 3, size, size)
@@ -208,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     scheme = make_scheme(a.scheme, a.groups, a.order, cfg.seed)
     full_scheme = make_scheme("full")
     perm, full_perm = order_for(scheme, cfg), order_for(full_scheme, cfg)
-    exit_cost = exit_gflops(model, cfg)
+    table = cost_table(model, cfg.input_size)
+    exit_cost = list(table.gflops_per_frame)
     costs = scheme.point_costs(exit_cost, cfg.frames)
     t0 = time.perf_counter()
     if a.synthetic:
@@ -226,17 +224,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         thresholds = synthetic_thresholds(model, scheme, raw[:, perm], costs, a.p)
         rule = f"MSDNet budgeted p={a.p:g} on the timing clips (synthetic)"
     else:
-        rep = evaluate(ckpt, "test", a.scheme, a.order, a.groups, data=a.data, engine=False)
+        rep = evaluate(ckpt, "test", a.scheme, a.order, a.groups, data=a.data,
+                       engine=False).to_report()
         thresholds, rule = rep["thresholds"], rep["threshold_rule"] + " (evaluate(), val)"
 
-    paid = scheme_exit_gflops(scheme, model, cfg, thresholds)  # heads that can fire
+    paid = exit_costs(table, scheme, thresholds)  # heads that can fire
     dyn = EarlyExitEngine(model, scheme, thresholds, paid, cfg.frames)
     full = EarlyExitEngine(model, full_scheme, [0.0], exit_cost, cfg.frames)
     dyn_clips, full_clips = raw[:, perm].contiguous(), raw[:, full_perm].contiguous()
     res = dyn.run(dyn_clips)
     stop = res.stop
     mean_gflops = res.mean_cost
-    full_gf = full_gflops(model, cfg)
+    full_gf = full_cost(table, cfg.frames)
     flops_factor = full_gf / mean_gflops
     rows = [
         measure_batch(model, scheme, (dyn, full), (dyn_clips, full_clips), stop, b,

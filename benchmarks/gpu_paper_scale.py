@@ -9,9 +9,9 @@ model, timed side by side (rounds interleaved, median of per-round ratios with t
 * ``dynamic``: the engine with the depth scheme and a *forced* stop distribution (``--fractions``,
   default 40/30/30 for the ResNets' three exits, MSDNet's geometric law ``p = 0.75`` for five):
   the real stopping rule is evaluated at every decision point but its answer is replaced by
-  each video's assigned exit (``bench_common.forced_stop_engine``), since random weights have no
+  each video's assigned exit (the engine's ``stop_at``), since random weights have no
   meaningful confidence. Its wall-clock speedup is compared with the FLOPs reduction factor of
-  the same stop distribution (DESIGN.md target on a GPU: >= 0.85 x);
+  the same stop distribution (target on a GPU: >= 0.85 x);
 * ``noshift``: the same net with the shift off (TSN), full inference: the shift's overhead is
   ``full / noshift - 1`` in the same compile mode (target <= 5 %);
 * per-stage shares of wall time (stem + stage k + head k, synchronised) next to the FLOPs shares.
@@ -45,7 +45,6 @@ from bench_common import (
     as_overhead_pct,
     environment,
     fmt_spread,
-    forced_stop_engine,
     forced_targets,
     interleaved,
     print_table,
@@ -161,7 +160,7 @@ def measure_model(name: str, a: argparse.Namespace) -> dict[str, Any]:
     budget = a.frames_per_call or a.batch * a.frames
     targets = forced_targets(fractions, n_clips, seed=0)
     exit_cost = list(table.gflops_per_frame)
-    dyn = forced_stop_engine(model, depth, [0.0] * n_points, exit_cost, a.frames)  # ignored
+    dyn = EarlyExitEngine(model, depth, [0.0] * n_points, exit_cost, a.frames)  # stop_at rules
     full = EarlyExitEngine(model, make_scheme("full"), [0.0], exit_cost, a.frames)
     full_ns = EarlyExitEngine(noshift, make_scheme("full"), [0.0], exit_cost, a.frames)
     clips = torch.randn(n_clips, a.frames, 3, a.size, a.size, device=a.device)
@@ -174,12 +173,12 @@ def measure_model(name: str, a: argparse.Namespace) -> dict[str, Any]:
 
     variants = {
         "full": timed(lambda: full.serve(iter(clips), budget)),
-        "dynamic": timed(lambda: dyn.serve_forced(clips, targets, budget)),
+        "dynamic": timed(lambda: dyn.serve(iter(clips), budget, stop_at=targets)),
         "noshift": timed(lambda: full_ns.serve(iter(clips), budget)),
     }
     times = interleaved(variants, a.repeats, warmup=a.warmup, device=a.device)
     with precision(a.device, a.dtype):
-        check = dyn.serve_forced(clips, targets, budget)
+        check = dyn.serve(iter(clips), budget, stop_at=targets)
         segs = stage_times(model, clips[: a.batch], a.repeats, a.device)
     if not torch.equal(check.stop, targets):
         raise BenchmarkError("the forced-stop engine did not stop where it was told (bug)")

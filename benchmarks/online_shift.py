@@ -1,4 +1,4 @@
-"""Per-frame latency of streaming online-shift inference (issue 9; DESIGN.md section 1 and 6).
+"""Per-frame latency of streaming online-shift inference (issue 9).
 
 A streaming model sees one new frame at a time. With the online (causal) shift it keeps the
 shifted channels of the last frame in a :class:`~dynamic_inference.shift.ShiftCache` and computes
@@ -18,7 +18,7 @@ interleaved, median of per-round ratios with the quartiles):
 
 Also timed: the whole clip at once (``batch`` clips, all exits), online shift vs shift off, the
 overhead a training or offline-evaluation pass pays. Streaming output is checked against the
-whole-clip output (DESIGN.md: max abs diff <= 1e-5). Random weights (timing does not depend on
+whole-clip output (max abs diff <= 1e-5). Random weights (timing does not depend on
 them): the tiny net at 64x64 and, unless ``--quick`` or ``--no-r50``, TSM-ResNet-50 at a small
 size.
 

@@ -182,8 +182,10 @@ def train_variant(v: Variant, data: dict[str, Any], device: str, seed: int = 0) 
 @torch.no_grad()
 def evaluate_variant(v: Variant, model: Any, data: dict[str, Any], device: str,
                      order: torch.Tensor, groups: int, train_s: float) -> dict[str, Any]:
-    from dynamic_inference.evaluate import SplitLogits, choose_thresholds, pair_accuracy
+    from dynamic_inference.calibrate import choose_thresholds
+    from dynamic_inference.evaluate import pair_accuracy
     from dynamic_inference.flops import cost_table
+    from dynamic_inference.logits import SplitLogits
     from dynamic_inference.schemes import make_scheme, simulate
 
     model.eval()

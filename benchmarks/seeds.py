@@ -40,9 +40,9 @@ from bench_common import (
     write_json,
 )
 
-import dynamic_inference.evaluate as evaluate_module
 from dynamic_inference.data.mini import MiniConfig, make_mini
 from dynamic_inference.evaluate import evaluate
+from dynamic_inference.logits import LogitCache
 
 UNSEEN_SEEDS = (101, 202, 303)
 SCHEMES = ("depth", "input", "unified")
@@ -78,12 +78,10 @@ def _row(report: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_seed(checkpoint: Path, data: Path | None) -> dict[str, dict[str, Any]]:
     """Every scheme on one dataset's test split, thresholds from its val split."""
-    rows = {s: _row(evaluate(checkpoint, "test", s, data=data, engine=False)) for s in SCHEMES}
-    # evaluate() keeps decoded clips and logits in module-level caches (about 4 GB for a
-    # seed's two splits); drop them before the next seed
-    evaluate_module._CLIPS.clear()
-    evaluate_module._CACHE.clear()
-    return rows
+    cache = LogitCache()  # the seed's decoded splits and logits (about 4 GB), shared by the
+    # schemes and freed when this function returns, before the next seed
+    return {s: _row(evaluate(checkpoint, "test", s, data=data, engine=False,
+                             cache=cache).to_report()) for s in SCHEMES}
 
 
 def summarise(per_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:

@@ -63,9 +63,11 @@ from bench_common import (
 )
 from torch import Tensor
 
+from dynamic_inference.cost import exit_costs, full_cost
 from dynamic_inference.engine import WORK_KINDS, EarlyExitEngine, EngineResult, prune_heads
-from dynamic_inference.evaluate import evaluate, exit_gflops, full_gflops, scheme_exit_gflops
-from dynamic_inference.schemes import InputScheme, make_scheme
+from dynamic_inference.evaluate import evaluate
+from dynamic_inference.flops import cost_table
+from dynamic_inference.schemes import confidence, fires, frame_order, make_scheme
 
 DYNAMIC = ("depth", "input", "unified")
 TARGET_VS_FLOPS = 0.8  # input and unified, budgets >= 128 frames
@@ -192,7 +194,6 @@ def stage_head_ms(
     k_all = model.num_exits
     stages: list[list[float]] = [[] for _ in range(k_all)]
     heads: list[list[float]] = [[] for _ in range(k_all)]
-    video = torch.zeros(1, dtype=torch.long)
     for r in range(repeats + 1):
         t0 = time.perf_counter()
         state = model.stem(x)
@@ -201,7 +202,7 @@ def stage_head_ms(
             t1 = time.perf_counter()
             f = model.heads[k].features(state).view(1, frames, -1).sum(1)
             logits = model.heads[k].classifier(f / frames)  # (1, C)
-            done = engine._stops(torch.zeros(1, dtype=torch.long), logits, video)
+            done = fires(confidence(logits)[0], engine.thresholds[:1])
             bool(done.any())
             logits.argmax(1).tolist()
             t2 = time.perf_counter()
@@ -235,7 +236,7 @@ def batch_one_plans(
     times measured here on one video's call, stops on val; ``--synthetic``: on the timing
     clips) and the choice, the pruned scheme or full inference, whichever is predicted faster.
     Returns the plans and the batch-1 engines: every engine plus ``<scheme>-pruned``."""
-    from dynamic_inference.evaluate import split_logits
+    from dynamic_inference.logits import split_logits
 
     reps = max(5, a.repeats)
     full_stage, full_head = stage_head_ms(model, engines["full"], cfg.frames, cfg.input_size, reps)
@@ -248,12 +249,14 @@ def batch_one_plans(
             with torch.inference_mode():
                 fl = model(clips[n]).stacked_logits().float()
         else:
-            fl = split_logits(model, cfg, "val", sch.frame_order(cfg.frames), a.data).frame_logits
+            perm = frame_order(sch.order, cfg.frames, sch.groups, sch.seed)
+            fl = split_logits(model, cfg, "val", perm, a.data).frame_logits
         st, hd = stage_head_ms(model, eng, eng.per_group, cfg.input_size, reps)
         thr, ms = prune_heads(sch, eng.thresholds, sch.point_logits(fl), st, hd, cfg.frames)
         live = sch.live_exits(thr, model.num_exits)
         out[f"{n}-pruned"] = EarlyExitEngine(
-            model, sch, thr, scheme_exit_gflops(sch, model, cfg, thr.tolist()), cfg.frames)
+            model, sch, thr, exit_costs(cost_table(model, cfg.input_size), sch, thr.tolist()),
+            cfg.frames)
         plans[n] = {
             "heads_off": [k + 1 for k in range(model.num_exits) if eng.live[k] and not live[k]],
             "thresholds": [round(float(t), 6) for t in thr],
@@ -285,9 +288,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         raise BenchmarkError(f"--budgets must be integers, got {a.budgets!r}") from None
     if a.quick:
         a.clips, a.repeats, budgets, a.batch1_clips = 8, 1, [16, 64], 8
-    from dynamic_inference.train import load_checkpoint
+    from dynamic_inference.checkpoint import load_checkpoint
 
     model, cfg, _ = load_checkpoint(ckpt)
+    costs = cost_table(model, cfg.input_size)
     if a.synthetic:
         torch.manual_seed(0)
         raw = torch.randn(a.clips, cfg.frames, 3, cfg.input_size, cfg.input_size)
@@ -299,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     clips: dict[str, Tensor] = {}
     flops: dict[str, float] = {}
     rules: dict[str, str] = {}
-    full_gf = full_gflops(model, cfg)
+    full_gf = full_cost(costs, cfg.frames)
     for name in ("full", *DYNAMIC):
         sch = make_scheme(name, a.groups, cfg.order, cfg.seed)
         n_points = sch.num_points(model.num_exits)
@@ -309,16 +313,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             t = 0.5 if a.threshold is None else a.threshold
             thr, rules[name] = [t] * n_points, f"shared {t:g}"
         else:
-            rep = evaluate(ckpt, "test", name, cfg.order, a.groups, data=a.data, engine=False)
+            rep = evaluate(ckpt, "test", name, cfg.order, a.groups, data=a.data,
+                           engine=False).to_report()
             thr, rules[name] = rep["thresholds"], rep["threshold_rule"]
-        engines[name] = EarlyExitEngine(model, sch, thr, scheme_exit_gflops(sch, model, cfg, thr),
+        engines[name] = EarlyExitEngine(model, sch, thr, exit_costs(costs, sch, thr),
                                         cfg.frames)
-        clips[name] = raw[:, sch.frame_order(cfg.frames)].contiguous()
+        clips[name] = raw[:, frame_order(sch.order, cfg.frames, sch.groups, sch.seed)]
+        clips[name] = clips[name].contiguous()
         flops[name] = full_gf / engines[name].run(clips[name]).mean_cost
-    stream_scheme = InputScheme(cfg.frames // 2, "sequential", cfg.seed)
+    stream_scheme = make_scheme("input", cfg.frames // 2, "sequential", cfg.seed)
     stream_engine = EarlyExitEngine(
         model, stream_scheme, [a.stream_threshold] * stream_scheme.num_points(model.num_exits),
-        exit_gflops(model, cfg), cfg.frames)
+        list(costs.gflops_per_frame), cfg.frames)
 
     print(f"{ckpt.name}: {source}; {threads} thread(s); clips decoded before timing; "
           f"machine load {environment()['load_avg_1min']} (shared: ratios only)")

@@ -1,4 +1,4 @@
-"""How much wall time does the temporal shift add? (issue 3; DESIGN.md section 1)
+"""How much wall time does the temporal shift add? (issue 3)
 
 The shift has no multiply-adds but copies memory. This script times, on the machine at hand, a
 3x3 conv alone and the same conv after each shift mode, in contiguous and channels_last layouts,

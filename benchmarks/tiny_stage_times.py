@@ -18,7 +18,7 @@ import time
 import torch
 
 from dynamic_inference.backbones import tiny_net
-from dynamic_inference.flops import count_costs
+from dynamic_inference.flops import cost_table
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     net = tiny_net(16, args.shift).eval()
-    table = count_costs(net, args.size)
+    table = cost_table(net, args.size)
     k_exits = net.num_exits
     x = torch.randn(args.clips * args.frames, 3, args.size, args.size)  # (N*T, 3, H, W)
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m dynamic_inference <command>`` (DESIGN.md section 3).
+"""Command line: ``python -m dynamic_inference <command>``.
 
 Each command lives in the module of its concept; this file only parses flags and turns the
 library's typed errors into one clear line on stderr with exit code 2 (never a traceback).
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-exits", dest="exits", action="store_false",
         help="ResNets only: the static TSN/TSM net with its final classifier only",
     )
-    s.add_argument("--json", action="store_true", help="print JSON (DESIGN.md section 3)")
+    s.add_argument("--json", action="store_true", help="print JSON")
 
     s = sub.add_parser("train", help="multi-exit training; writes a checkpoint + provenance")
     s.add_argument("--model", default="tiny", help="tiny, tsm_resnet50, msdnet38, ...")
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from dynamic_inference.evaluate import cli_demo
+        from dynamic_inference.demo import cli_demo
 
         return cli_demo(args)
     if args.command == "make-mini":
@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
         return cli_evaluate(args)
     if args.command == "stream":
-        from dynamic_inference.engine import cli_stream
+        from dynamic_inference.stream import cli_stream
 
         return cli_stream(args)
     raise AssertionError(args.command)

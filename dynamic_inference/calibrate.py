@@ -1,4 +1,4 @@
-"""Threshold calibration, accuracy-cost curves, Pareto front, oracle (paper: Approach; DESIGN 1).
+"""Threshold calibration, accuracy-cost curves, Pareto front, oracle (paper: Approach).
 
 Everything here works on *point scores* of one scheme: ``point_logits: (V, P, C)`` (from
 :meth:`~dynamic_inference.schemes.Scheme.point_logits`, or probabilities with ``probs=True``),
@@ -80,7 +80,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor
@@ -88,6 +88,7 @@ from torch import Tensor
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.schemes import (
     HeadPricing,
+    Scheme,
     Thresholds,
     check_exit_cost,
     check_frame_logits,
@@ -96,6 +97,9 @@ from dynamic_inference.schemes import (
     first_confident,
     validate_thresholds,
 )
+
+if TYPE_CHECKING:
+    from dynamic_inference.logits import SplitLogits
 
 _BELOW_ONE = math.nextafter(1.0, 0.0)  # a threshold that still fires on a saturated softmax
 
@@ -691,6 +695,10 @@ def static_baselines(
 ) -> list[OperatingPoint]:
     """Static settings from the same frame logits ``(V, K, T, C)`` (processing order).
 
+    ``exit_cost``: per-frame cost of a network cut after exit k that runs head k only
+    (:func:`dynamic_inference.cost.fixed_exit_costs`: a static baseline is priced as it would
+    run, never for heads it would not evaluate).
+
     * ``static/e{k}``: exit k on all T frames, cost ``T * exit_cost[k]`` (``e{K}`` = full);
     * ``static/n{n}``: the last exit on the first n frames of the processing order, n = 1, 2, 4,
       ... < T, cost ``n * exit_cost[K]``. With the strided order, a prefix of whole groups
@@ -733,3 +741,64 @@ def val_test_gap(
     val = evaluate_thresholds(val_point_logits, val_labels, costs, thresholds, probs, "val")
     test = evaluate_thresholds(test_point_logits, test_labels, costs, thresholds, probs, "test")
     return Gap(val, test)
+
+
+# --------------------------------------------------------------------------------------------
+# The rule a scheme's thresholds come from
+
+
+def choose_thresholds(
+    scheme: Scheme,
+    val: SplitLogits,
+    costs: Tensor,
+    budget: float | None = None,
+    threshold: float | None = None,
+    max_val_loss: float = 0.5,
+    unit: str = "GFLOPs",
+    heads: HeadPricing | None = None,
+    z: float = 1.0,
+) -> tuple[list[float], str]:
+    """Thresholds from validation only; returns them and a one-line description of the rule.
+
+    ``costs``: cost per video of each decision point, in ``unit`` (GFLOPs, or milliseconds from
+    a measured latency table); ``budget`` is in the same unit. With ``heads``
+    (:meth:`Scheme.head_pricing`), ``costs`` are the point costs with no early head running and
+    every setting is priced by the heads it runs (the default rule); the budgeted rule prices
+    every head.
+
+    Default rule (:func:`~dynamic_inference.calibrate.calibrate_within_loss`): the cheapest
+    setting whose val loss plus ``z`` paired standard errors is within ``max_val_loss`` points
+    of full inference, one threshold per exit; the unified scheme also starts from the input
+    axis' own solution (its points at the last exit), so it is never costlier than the input
+    axis on the same val split.
+    """
+    n_points = len(costs)
+    if threshold is not None:
+        if not 0.0 <= threshold <= 1.0 or threshold != threshold:
+            raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
+        return [float(threshold)] * n_points, f"shared threshold {threshold:g}"
+    pl = scheme.point_logits(val.frame_logits)
+    if budget is not None:
+        every = costs if heads is None else heads.every_head(costs)
+        full = float(every[-1])
+        first = float(every[0])
+        if not first <= budget <= full * (1 + 1e-9):
+            raise ConfigError(
+                f"the budget must be in [{first:.4g}, {full:.4g}] {unit}/video (from stopping "
+                f"everything at the first decision point to the full cost), got {budget:g}"
+            )
+        cal = calibrate_for_budget(pl, val.labels, every, budget)
+        return list(cal.thresholds), f"budgeted (MSDNet) for {budget:g} {unit}/video on val"
+    if n_points == 1:
+        return [0.0], "single decision point"
+    points = scheme.points(val.frame_logits.shape[1])
+    blocks = exit_blocks([pt.exit for pt in points])
+    last_exit = points[-1].exit
+    contains = [[i for i, pt in enumerate(points) if pt.exit == last_exit]] if (
+        scheme.depth and scheme.groups > 1) else []
+    choice = calibrate_within_loss(pl, val.labels, costs, max_val_loss, z, blocks, contains,
+                                   heads)
+    return list(choice.point.thresholds or ()), (
+        f"cheapest setting on val whose loss + {z:g} SE is within {max_val_loss:g} pt of full "
+        f"inference ({choice.point.name}: {choice.loss:.2f} +- {choice.loss_se:.2f} pt)"
+    )

@@ -1,4 +1,4 @@
-"""Checks at the edge: flag values, devices, output paths, class lists (DESIGN.md section 3).
+"""Checks at the edge: flag values, devices, output paths, class lists.
 
 Every command checks what it was given *before* it starts working, with these functions, so a
 bad flag, an unwritable output or a dataset that does not match a checkpoint costs one line on

@@ -1,6 +1,6 @@
 """Real early exit: run a scheme on a batch of videos, computing only what each video needs.
 
-Paper Approach (a)-(d); DESIGN.md sections 1 and 6. :mod:`dynamic_inference.schemes` *simulates*
+Paper Approach (a)-(d). :mod:`dynamic_inference.schemes` *simulates*
 a scheme from the logits of every decision point. This module *executes* it:
 
 * the network runs stage by stage (depth axis) and group by group (input axis); after each
@@ -19,13 +19,16 @@ a scheme from the logits of every decision point. This module *executes* it:
 * ``run(clips, batch=B)`` is ``serve`` with B videos in flight and calls of B groups: the videos
   move in waves and waiting videos take the places of the stopped ones at the next group
   (*continuous batching*), so one step may hold videos at different groups;
+* :meth:`~EarlyExitEngine.follow` runs one video whose frames arrive a group at a time (the
+  ``stream`` command: a file decoded frame by frame, or a camera) with the same step;
 * for one video at a time, :func:`prune_heads` switches off the heads whose measured cost
   exceeds the time they are predicted to save;
 * the head of an exit whose points all have threshold 1.0 can never stop a video and is not
   evaluated (:meth:`~dynamic_inference.schemes.Scheme.live_exits`).
 
 Its predictions, stop points and costs equal the simulation on the same clips (a test checks it),
-and it measures wall-clock time. FLOPs are not time, so :func:`measure_latency` also measures a
+and it measures wall-clock time, split by segment and kind of work (:data:`WORK_KINDS`). FLOPs
+are not time: :func:`dynamic_inference.cost.measure_latency` reads the engine's own clock into a
 *latency cost table* (milliseconds per frame up to each exit, on the machine at hand) that the
 calibration can use in place of the FLOPs table.
 
@@ -35,8 +38,6 @@ would need frames that have not arrived yet, so such a checkpoint is refused for
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from torch import Tensor
 
 from dynamic_inference.errors import CheckpointError, ConfigError
 from dynamic_inference.exits import MultiExitNet, State, frame_rows, select_state
-from dynamic_inference.schemes import Scheme, Thresholds, confidence, validate_thresholds
+from dynamic_inference.schemes import Scheme, Thresholds, confidence, fires, validate_thresholds
 from dynamic_inference.shift import ShiftCache
 
 
@@ -192,9 +193,32 @@ class _Flight:
     free: list[int] = field(default_factory=list)  # free slots
     calls: list[tuple[int, int]] = field(default_factory=list)
     seconds: dict[str, list[float]] = field(default_factory=dict)
+    stop_at: Tensor | None = None  # (N,) forced stop point per video (benchmarks), else None
+    latest: Tensor | None = None  # (n, C) the video logits of the last call (for streaming)
 
     def add(self, kind: str, segment: int, seconds: float) -> None:
         self.seconds[kind][segment] += seconds
+
+    def enter(self, clip: Tensor) -> tuple[int, int]:
+        """A new video with ``clip`` takes a free slot: its index in the stream and its slot."""
+        slot = self.free.pop()
+        self.clips[slot] = clip
+        self.pred.append(-1)
+        self.stop.append(-1)
+        self.logits.append(None)
+        self.arrived.append(time.perf_counter())
+        self.decided.append(float("nan"))
+        return len(self.pred) - 1, slot
+
+
+@dataclass
+class StreamStep:
+    """What :meth:`EarlyExitEngine.follow` knows after one more group of a video's frames."""
+
+    group: int  # the group just processed (0-based)
+    point: int  # the decision point reached last (index into the scheme's points)
+    logits: Tensor  # (C,) video logits at that point
+    stopped: bool  # True: the rule fired (or it was the last point); no more frames are needed
 
 
 class EarlyExitEngine:
@@ -203,7 +227,7 @@ class EarlyExitEngine:
     ``exit_cost``: cumulative per-frame cost up to each exit (see :mod:`dynamic_inference.flops`),
     only used to report the cost of each stop. The heads of exits that cannot fire (all their
     points at threshold 1.0: :meth:`Scheme.live_exits`) are not evaluated; pass the costs
-    without them (:func:`dynamic_inference.evaluate.scheme_exit_gflops` with the thresholds).
+    without them (:func:`dynamic_inference.cost.exit_costs` with the thresholds).
     Clips given to :meth:`run` and :meth:`serve` must already be in the processing order
     (``clips[:, order]``), as for the simulation.
 
@@ -246,17 +270,14 @@ class EarlyExitEngine:
                 self.segments.append((j, k, range(first, k + 1)))
                 first = k + 1
 
-    def _stops(self, points: Tensor, logits: Tensor, videos: Tensor) -> Tensor:
+    def _stops(self, points: Tensor, logits: Tensor) -> Tensor:
         """(n,) bool: which running videos stop, given each one's decision point ``points`` (n,)
-        and its video logits (n, C); ``videos`` (n,): their indices in the clips given to
-        :meth:`run` (unused here; for subclasses that decide per video).
-
-        The rule of :meth:`Scheme.should_stop` (float64 softmax, a threshold of 1.0 never fires,
-        the last point always answers) with the thresholds validated once in ``__init__``.
-        """
+        and its video logits (n, C): the schemes' rule (:func:`~dynamic_inference.schemes.fires`
+        on the float64 softmax) with the thresholds validated once in ``__init__``; the last
+        point always answers."""
         conf, _ = confidence(logits)
         t = self.thresholds.to(logits.device)[points]  # (n,) float64
-        return ((conf >= t) & (t < 1.0)) | (points == len(self.points) - 1)
+        return fires(conf, t) | (points == len(self.points) - 1)
 
     def _step(self, s: int, rows: _Rows, fl: _Flight) -> _Rows | None:
         """Run segment ``s`` on ``rows`` (videos at any groups), answer the videos that stop at
@@ -295,7 +316,10 @@ class EarlyExitEngine:
         t0 = time.perf_counter()
         fl.add("heads", s, t0 - t1)
         points = rows.group * len(self.exits) + j  # (n,) decision point of each video
-        done = self._stops(points, logits, rows.video)
+        done = self._stops(points, logits)
+        if fl.stop_at is not None:  # forced stops: the rule above was paid for, not followed
+            done = fl.stop_at.to(points.device)[rows.video] == points
+        fl.latest = logits
         if done.any():
             now = time.perf_counter()
             answer = logits[done].float().cpu()
@@ -326,6 +350,7 @@ class EarlyExitEngine:
         clips: Iterable[Tensor],
         frames_per_call: int,
         max_videos: int | None = None,
+        stop_at: Tensor | None = None,
     ) -> EngineResult:
         """Serving mode: answer a stream of clips, each ``(T, 3, H, W)`` in processing order.
 
@@ -346,7 +371,19 @@ class EarlyExitEngine:
         computation per video, so predictions, stops and costs equal the simulation, whatever
         the order of the calls. Time spent waiting for the next clip of ``clips`` is not part
         of ``wall_s``; ``decided_s`` counts from the moment a clip arrived.
+
+        ``stop_at``: ``(N,)`` decision point at which each video of the stream must stop, for
+        benchmarks that time a given pattern of stops (the rule still runs, so its time is paid);
+        every point it names must be at a live exit (one whose head runs).
         """
+        if stop_at is not None:
+            live = torch.tensor([self.live[p.exit - 1] for p in self.points])
+            stop_at = torch.as_tensor(stop_at, dtype=torch.long)
+            if stop_at.dim() != 1 or not bool(((stop_at >= 0) & (stop_at < len(live))).all()):
+                raise ConfigError(f"stop_at must be (N,) point indices in 0..{len(live) - 1}")
+            if not bool(live[stop_at].all()):
+                raise ConfigError("stop_at names a point whose exit head does not run: give "
+                                  "that exit a threshold < 1.0 (1.0 switches its head off)")
         per_call = _positive(frames_per_call, "frames_per_call") // self.per_group
         if per_call < 1:
             raise ConfigError(
@@ -370,6 +407,8 @@ class EarlyExitEngine:
                                     slots)
                 t1 = time.perf_counter()
                 rows, fl, waited = taken
+                if fl.stop_at is None and stop_at is not None:
+                    fl.stop_at = torch.as_tensor(stop_at, dtype=torch.long)
                 t_in += waited
                 if rows is None:
                     ended = True
@@ -429,15 +468,9 @@ class EarlyExitEngine:
                 )
             if fl is None:
                 fl = self._flight(clip, slots)
-            slot = fl.free.pop()
-            fl.clips[slot] = clip
-            videos.append(len(fl.pred))
+            video, slot = fl.enter(clip)
+            videos.append(video)
             free.append(slot)
-            fl.pred.append(-1)
-            fl.stop.append(-1)
-            fl.logits.append(None)
-            fl.arrived.append(time.perf_counter())
-            fl.decided.append(float("nan"))
         if fl is None:
             raise ConfigError("the stream of clips is empty")
         if not videos:
@@ -464,14 +497,17 @@ class EarlyExitEngine:
             seconds={kind: [0.0] * n_seg for kind in WORK_KINDS},
         )
 
-    def run(self, clips: Tensor, batch: int | None = None) -> EngineResult:
+    def run(
+        self, clips: Tensor, batch: int | None = None, stop_at: Tensor | None = None
+    ) -> EngineResult:
         """``clips``: ``(N, T, 3, H, W)`` in processing order.
 
         ``batch``: at most this many videos run at once (default: all N). When videos stop, the
         next waiting ones take their places at the start of the next group (*continuous
         batching*), so the batch stays full instead of shrinking to a few videos: on a CPU the
         deep stages run several times slower per frame in calls of a few frames. This is
-        :meth:`serve` with ``batch`` videos in flight and calls of ``batch`` groups of frames.
+        :meth:`serve` with ``batch`` videos in flight and calls of ``batch`` groups of frames
+        (``stop_at``: forced stops, as for :meth:`serve`).
         """
         if clips.dim() != 5 or clips.shape[1] != self.num_frames:
             raise ConfigError(
@@ -479,7 +515,46 @@ class EarlyExitEngine:
             )
         n = clips.shape[0]
         batch = n if batch is None else _positive(batch, "batch")
-        return self.serve(iter(clips), frames_per_call=batch * self.per_group, max_videos=batch)
+        return self.serve(iter(clips), frames_per_call=batch * self.per_group, max_videos=batch,
+                          stop_at=stop_at)
+
+    @torch.inference_mode()
+    def follow(self, groups: Iterable[Tensor]) -> Iterator[StreamStep]:
+        """One video whose frames arrive a group at a time (a camera, a file being decoded).
+
+        ``groups``: the frames of each group in processing order, ``(T/G, 3, H, W)`` each, as
+        they become available. Each group runs through the segments of the network with the
+        same step as :meth:`serve` (continuing the video's shift cache and running feature sums),
+        and a :class:`StreamStep` is yielded after it; iteration ends when the rule fires (or at
+        the last point), so the caller stops reading frames.
+        """
+        fl: _Flight | None = None
+        clip = torch.empty(0)
+        for g, frames in enumerate(groups):
+            if g >= self.scheme.groups or frames.shape[:1] != (self.per_group,):
+                raise ConfigError(
+                    f"expected at most {self.scheme.groups} groups of ({self.per_group}, 3, H, "
+                    f"W) frames, got group {g + 1} of shape {tuple(frames.shape)}"
+                )
+            if fl is None:  # the clip fills up as the groups arrive
+                clip = frames.new_zeros(self.num_frames, *frames.shape[1:])
+                fl = self._flight(clip, 1)
+                fl.enter(clip)
+            clip[g * self.per_group : (g + 1) * self.per_group] = frames
+            dev = clip.device
+            rows: _Rows | None = _Rows(torch.zeros(1, dtype=torch.long, device=dev),
+                                       torch.zeros(1, dtype=torch.long, device=dev),
+                                       torch.full((1,), g, dtype=torch.long, device=dev), None)
+            for s in range(len(self.segments)):
+                assert rows is not None
+                rows = self._step(s, rows, fl)
+                if rows is None:
+                    break
+            assert fl.latest is not None
+            point = fl.stop[0] if rows is None else (g + 1) * len(self.exits) - 1
+            yield StreamStep(g, point, fl.latest[0].float().cpu(), rows is None)
+            if rows is None:
+                return
 
 
 def _positive(value: object, name: str) -> int:
@@ -535,52 +610,3 @@ def prune_heads(
         if not trials or min(trials, key=lambda x: x[0])[0] >= best:
             return thr, best
         best, _, thr = min(trials, key=lambda x: x[0])
-
-
-@torch.inference_mode()
-def measure_latency(
-    model: MultiExitNet,
-    num_frames: int,
-    size: int,
-    batch: int = 8,
-    repeats: int = 5,
-    device: str = "cpu",
-    heads: str = "all",
-) -> list[float]:
-    """Measured cumulative milliseconds per frame up to each exit (head included).
-
-    Times stem + stages + the head of each checkpoint on ``batch`` random clips of ``num_frames``
-    frames, median of ``repeats``; the time of the cheap heads of earlier exits is included in
-    later entries, as the depth scheme evaluates them (``heads="all"``; ``"last"``: only the last
-    head runs, as in full inference and the input axis). Use it as ``exit_cost`` to calibrate for
-    a time budget instead of a FLOPs budget (``evaluate(..., budget_ms=...)``). Call it with
-    ``num_frames`` = the frames of one group: the engine feeds the network group by group.
-    """
-    if heads not in ("all", "last"):
-        raise ConfigError(f"heads must be 'all' or 'last', got {heads!r}")
-    model = model.eval().to(device)
-    x = torch.randn(batch * num_frames, 3, size, size, device=device)
-    k_all = model.num_exits
-    samples: list[list[float]] = [[] for _ in range(k_all)]
-    for r in range(repeats + 1):
-        t0 = time.perf_counter()
-        state = model.stem(x)
-        for k in range(k_all):
-            state = model.stage(k, state, num_frames, None)
-            if heads == "all" or k == k_all - 1:
-                model.heads[k](state)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            if r > 0:  # the first round warms up
-                samples[k].append(time.perf_counter() - t0)
-    frames = batch * num_frames
-    return [1e3 * statistics.median(s) / frames for s in samples]
-
-
-def cli_stream(args: argparse.Namespace) -> int:
-    """``python -m dynamic_inference stream VIDEO --checkpoint C``: online inference."""
-    from dynamic_inference.evaluate import stream_video
-
-    stream_video(args.video, args.checkpoint, args.group, args.threshold, args.frames,
-                 args.order)
-    return 0

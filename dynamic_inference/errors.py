@@ -2,7 +2,7 @@
 
 Every error a user can cause (a bad file, a bad flag, a wrong shape, a bad threshold) is raised as
 one of these classes, with a message that names the thing and says what to do. The command line
-catches them and prints one line on stderr with exit code 2 (DESIGN.md section 3), never a
+catches them and prints one line on stderr with exit code 2, never a
 traceback.
 """
 

@@ -1,10 +1,10 @@
 """Per-frame, per-exit and per-video cost tables (the paper's "Average FLOPs/Video" metric).
 
-Paper: "Dynamic Inference" (Wu et al. 2020), "Evaluation Metrics"; DESIGN.md section 1, "Cost":
+Paper: "Dynamic Inference" (Wu et al. 2020), "Evaluation Metrics", "Cost":
 cost of a video = per-frame cost x number of processed frames. FLOPs are multiply-adds (MACs), as
 fvcore counts them and as the TSM and MSDNet papers report them.
 
-How a :class:`CostTable` is counted (:func:`count_costs`): fvcore's ``FlopCountAnalysis`` traces
+How a :class:`CostTable` is counted (:func:`cost_table`): fvcore's ``FlopCountAnalysis`` traces
 stem, stages and heads of the model, one after another, on one 3 x size x size frame in eval mode
 (the cost is per frame and linear in the number of frames; batch norm is counted in its
 inference form). With fvcore's default handlers:
@@ -25,8 +25,8 @@ frames). ``CostTable.full_gflops_per_frame`` is the cost of running only the las
 all stages + last head): full inference without any intermediate decision.
 ``video_gflops(table, frames, exit, heads="last")`` gives the same choice per exit.
 
-:func:`cost_table` caches tables per (model class, config, size), so the schemes can look costs up
-without recounting.
+Which of these costs a scheme pays at each decision point (the heads it runs, full inference,
+fixed exits) is :mod:`dynamic_inference.cost`'s one rule; this module only counts.
 """
 
 from __future__ import annotations
@@ -147,8 +147,11 @@ def check_input_size(model: MultiExitNet, size: int, what: str | None = None) ->
         model.train(was_training)
 
 
-def count_costs(model: MultiExitNet, size: int, name: str | None = None) -> CostTable:
-    """Count the :class:`CostTable` of ``model`` on one ``size`` x ``size`` frame (no caching)."""
+def cost_table(model: MultiExitNet, size: int, name: str | None = None) -> CostTable:
+    """Count the :class:`CostTable` of ``model`` on one ``size`` x ``size`` frame.
+
+    Counting traces the network once (about a second for the tiny net, more at paper scale);
+    a caller that needs the table again keeps it (nothing is cached here)."""
     check_input_size(model, size, f"--size {size}")
     was_training = model.training
     param = next(model.parameters())
@@ -182,26 +185,6 @@ def count_costs(model: MultiExitNet, size: int, name: str | None = None) -> Cost
     )
 
 
-_CACHE: dict[tuple[str, str, int], CostTable] = {}
-
-
-def cost_table(model: MultiExitNet, size: int, name: str | None = None) -> CostTable:
-    """:func:`count_costs`, cached per (model class, model config, size).
-
-    Models without a ``config`` attribute are cached per object identity.
-    """
-    cfg = getattr(model, "config", None)
-    key = (
-        type(model).__name__,
-        repr(cfg) if cfg is not None else f"id:{id(model)}",
-        size,
-    )
-    if key not in _CACHE:
-        _CACHE[key] = count_costs(model, size, name)
-    table = _CACHE[key]
-    return table if name is None or name == table.model else dataclasses.replace(table, model=name)
-
-
 def video_gflops(
     table: CostTable,
     frames: int,
@@ -227,15 +210,14 @@ def flops_report(
     name: str, frames: int, size: int | None = None, classes: int | None = None, **kw: Any
 ) -> dict[str, Any]:
     """The ``flops`` command's JSON object for model ``name`` (see :func:`cli_flops`)."""
-    from dynamic_inference.backbones import MODEL_NAMES, build_model
+    from dynamic_inference.backbones import MODEL_NAMES, build_model, default_size
 
     if name not in MODEL_NAMES:
         raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
     if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
         raise ConfigError(f"--frames must be an integer >= 1, got {frames!r}")
-    tiny = name == "tiny"
-    size = (64 if tiny else 224) if size is None else size
-    classes = (16 if tiny else 400) if classes is None else classes
+    size = default_size(name) if size is None else size
+    classes = (16 if name == "tiny" else 400) if classes is None else classes
     _check_size(size)
     table = cost_table(build_model(name, classes, **kw), size, name)
     return {

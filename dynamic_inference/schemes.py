@@ -3,12 +3,12 @@
 The four schemes of the paper differ only in *where* a video may stop:
 
 * **full inference**: the last exit on all T frames; one decision point;
-* **(a) depth axis** (:class:`DepthScheme`): exits 1..K on all T frames;
-* **(b)/(c) input axis** (:class:`InputScheme`): the T frames are split into G groups of T/G frames
+* **(a) depth axis** (``make_scheme("depth")``): exits 1..K on all T frames;
+* **(b)/(c) input axis** (``"input"``): the T frames are split into G groups of T/G frames
   that enter the network one group after another; the last exit answers on the running mean of
   the groups seen so far. (b) uses the ``sequential`` frame order, (c) a permuted one (``strided``,
   coarse to fine, by default);
-* **(d) unified** (:class:`UnifiedScheme`): groups x exits, visited as
+* **(d) unified** (``"unified"``): groups x exits, visited as
   ``(g=1: k=1..K), (g=2: k=1..K), ...``.
 
 **Why logits are enough.** Every exit head ends with a linear classifier applied to frame-averaged
@@ -35,8 +35,8 @@ scheme the case k = K, full inference both.
 fine: group j holds the frames ``o_j, o_j + G, o_j + 2G, ...`` (a stride-G comb, so the first group
 already spans the whole clip), the offsets ``o_j`` follow :func:`coarse_to_fine` (the van der
 Corput / bit-reversal order: 0, G/2, G/4, 3G/4, ...), and inside a group the frames keep their
-temporal order. For T=16, G=4 the groups are {0,4,8,12}, {2,6,10,14}, {1,5,9,13}, {3,7,11,15}
-(DESIGN.md section 1). Keeping time order inside a group matters for the online shift: within a
+temporal order. For T=16, G=4 the groups are {0,4,8,12}, {2,6,10,14}, {1,5,9,13}, {3,7,11,15}.
+Keeping time order inside a group matters for the online shift: within a
 group every processed frame follows an earlier one by the same stride, so the shifted channels
 always carry the past, as in training on ordinary clips; only the jump between groups goes back.
 **Groups must divide T** (every group has the same number of frames, as in the paper); anything
@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Union
 
 import torch
 from torch import Tensor
@@ -190,18 +190,26 @@ def validate_thresholds(thresholds: Thresholds, num_points: int) -> Tensor:
     return thr
 
 
-def first_confident(conf: Tensor, thresholds: Tensor) -> Tensor:
-    """Stop index: the first point p with ``conf[..., p] >= thresholds[..., p]``, else the last.
-
-    ``conf``: ``(V, P)`` top-1 probabilities; ``thresholds``: validated ``(P,)``, or ``(S, 1, P)``
-    for S settings at once (then the result is ``(S, V)``, else ``(V,)``). A threshold of 1.0
-    never fires (module docstring). This is the one stopping rule: the simulation, calibration,
-    the engine and streaming all call it.
+def fires(conf: Tensor, thresholds: Tensor) -> Tensor:
+    """The stop rule at a decision point: ``conf >= threshold``, and a threshold of 1.0 never
+    fires (module docstring). ``conf`` and ``thresholds`` broadcast; the result is bool. Whether
+    the *last* point answers regardless is the caller's part (:func:`first_confident`, the engine).
     """
     thr = thresholds.to(conf)
-    fires = (conf >= thr) & (thr < 1.0)  # (..., V, P)
-    fires[..., -1] = True  # the last point always answers
-    return fires.to(torch.uint8).argmax(dim=-1)  # argmax returns the first maximum
+    return (conf >= thr) & (thr < 1.0)
+
+
+def first_confident(conf: Tensor, thresholds: Tensor) -> Tensor:
+    """Stop index: the first point p where the rule :func:`fires`, else the last point.
+
+    ``conf``: ``(V, P)`` top-1 probabilities; ``thresholds``: validated ``(P,)``, or ``(S, 1, P)``
+    for S settings at once (then the result is ``(S, V)``, else ``(V,)``). The simulation and
+    calibration call it on every point at once; the engine, which sees one point at a time,
+    calls :func:`fires` and answers at the last point.
+    """
+    stop = fires(conf, thresholds)  # (..., V, P)
+    stop[..., -1] = True  # the last point always answers
+    return stop.to(torch.uint8).argmax(dim=-1)  # argmax returns the first maximum
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,28 +271,26 @@ def check_exit_cost(exit_cost: Sequence[float] | Tensor) -> Tensor:
     return cost
 
 
+@dataclass(frozen=True)
 class Scheme:
-    """Base of the schemes: G groups of frames x a set of exits, and the stopping rule.
+    """Where a video may stop: G groups of frames x the exits that decide (module docstring).
 
-    Subclasses are frozen dataclasses that set ``name``, ``groups``, ``order``, ``seed`` and
-    ``depth`` (True: every exit is a decision point; False: only the last exit).
+    One dataclass for the four schemes of the paper; :func:`make_scheme` builds them by name.
     """
 
-    name: ClassVar[str]
-    depth: ClassVar[bool]
-    groups: int
-    order: str
-    seed: int
+    name: str  # "full", "depth", "input" or "unified" (SCHEMES)
+    depth: bool  # True: every exit is a decision point; False: only the last exit
+    groups: int = 1  # G: groups of T/G frames that enter the network one after another
+    order: str = "sequential"  # the frame order of the groups (ORDERS)
+    seed: int = 0  # seed of the "random" order
 
-    def _validate(self) -> None:
+    def __post_init__(self) -> None:
+        if self.name not in SCHEMES:
+            raise ConfigError(f"unknown scheme {self.name!r}; expected one of {SCHEMES}")
         if isinstance(self.groups, bool) or not isinstance(self.groups, int) or self.groups < 1:
             raise ConfigError(f"groups must be a positive int, got {self.groups!r}")
         if self.order not in ORDERS:
             raise ConfigError(f"unknown frame order {self.order!r}; expected one of {ORDERS}")
-
-    def frame_order(self, num_frames: int) -> Tensor:
-        """``(T,)`` permutation to apply to the sampled frames before running the network."""
-        return frame_order(self.order, num_frames, self.groups, self.seed)
 
     def points(self, num_exits: int) -> list[DecisionPoint]:
         """The decision points in visiting order, named like ``"g2/e3"``."""
@@ -302,7 +308,7 @@ class Scheme:
         """Which exits' heads can end a video: exit k is live if one of its decision points,
         other than the last point, has a threshold < 1.0 (a threshold of 1.0 never fires); the
         last exit always is. The heads of the other exits need not run, nor be paid for
-        (:func:`dynamic_inference.evaluate.scheme_exit_gflops`; the engine skips them)."""
+        (:func:`dynamic_inference.cost.exit_costs`; the engine skips them)."""
         points = self.points(num_exits)
         thr = validate_thresholds(thresholds, len(points))
         live = [False] * num_exits
@@ -368,92 +374,19 @@ class Scheme:
         conf, _ = confidence(scores, probs)  # (V, P)
         return first_confident(conf, thr)
 
-    def should_stop(
-        self,
-        point: int,
-        num_points: int,
-        scores: Tensor,
-        thresholds: Thresholds,
-        probs: bool = False,
-    ) -> Tensor:
-        """``(N,)`` bool: which of N videos stop at point index ``point`` given its scores (N, C).
-
-        For the engine, which evaluates one point at a time on the videos still running. Same
-        rule as :meth:`decide`; the last point (``num_points - 1``) always answers.
-        """
-        thr = validate_thresholds(thresholds, num_points)
-        if not 0 <= point < num_points:
-            raise ConfigError(f"point index {point} out of range 0..{num_points - 1}")
-        if point == num_points - 1:
-            return torch.ones(scores.shape[0], dtype=torch.bool)
-        conf, _ = confidence(scores, probs)  # (N,)
-        t = float(thr[point])
-        return (conf >= t) & (t < 1.0)
-
-
-@dataclass(frozen=True)
-class FullInference(Scheme):
-    """Only the last exit on all T frames: one decision point, the static baseline."""
-
-    name: ClassVar[str] = "full"
-    depth: ClassVar[bool] = False
-    groups: ClassVar[int] = 1  # type: ignore[misc]
-    order: ClassVar[str] = "sequential"  # type: ignore[misc]
-    seed: ClassVar[int] = 0  # type: ignore[misc]
-
-
-@dataclass(frozen=True)
-class DepthScheme(Scheme):
-    """(a) Depth axis: exits 1..K, each on all T frames."""
-
-    name: ClassVar[str] = "depth"
-    depth: ClassVar[bool] = True
-    groups: ClassVar[int] = 1  # type: ignore[misc]
-    order: ClassVar[str] = "sequential"  # type: ignore[misc]
-    seed: ClassVar[int] = 0  # type: ignore[misc]
-
-
-@dataclass(frozen=True)
-class InputScheme(Scheme):
-    """(b)/(c) Input axis: G groups of T/G frames in ``order``; the last exit decides after each.
-
-    ``order="sequential"`` is the paper's (b), a permuted order (``"strided"``) its (c).
-    """
-
-    name: ClassVar[str] = "input"
-    depth: ClassVar[bool] = False
-    groups: int = 4
-    order: str = "strided"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        self._validate()
-
-
-@dataclass(frozen=True)
-class UnifiedScheme(Scheme):
-    """(d) Unified: points (g=1: k=1..K), (g=2: k=1..K), ...; exit k on the mean of groups 1..g."""
-
-    name: ClassVar[str] = "unified"
-    depth: ClassVar[bool] = True
-    groups: int = 4
-    order: str = "strided"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        self._validate()
-
 
 def make_scheme(name: str, groups: int = 4, order: str = "strided", seed: int = 0) -> Scheme:
-    """The scheme called ``name`` (one of ``SCHEMES``, as on the command line)."""
+    """The scheme called ``name`` (one of ``SCHEMES``, as on the command line).
+
+    Full inference and the depth axis see all T frames at once: ``groups``, ``order`` and
+    ``seed`` only apply to the input axis and the unified scheme.
+    """
     if name == "full":
-        return FullInference()
+        return Scheme("full", depth=False)
     if name == "depth":
-        return DepthScheme()
-    if name == "input":
-        return InputScheme(groups, order, seed)
-    if name == "unified":
-        return UnifiedScheme(groups, order, seed)
+        return Scheme("depth", depth=True)
+    if name in ("input", "unified"):
+        return Scheme(name, depth=name == "unified", groups=groups, order=order, seed=seed)
     raise ConfigError(f"unknown scheme {name!r}; expected one of {SCHEMES}")
 
 
@@ -493,7 +426,6 @@ class SimResult:
     cost: Tensor  # (V,) float64
     correct: Tensor  # (V,) bool
     correct5: Tensor  # (V,) bool
-    full_cost: float  # cost per video of full inference (last exit, all frames)
 
     @property
     def n_videos(self) -> int:
@@ -512,11 +444,6 @@ class SimResult:
         return self.cost.mean().item()
 
     @property
-    def reduction_pct(self) -> float:
-        """How much cheaper than full inference, in percent of the full cost."""
-        return 100.0 * (1.0 - self.mean_cost / self.full_cost)
-
-    @property
     def stop_histogram(self) -> list[int]:
         """Number of videos that stopped at each point."""
         return torch.bincount(self.stop, minlength=len(self.point_names)).tolist()
@@ -529,8 +456,6 @@ class SimResult:
             "top1": self.top1,
             "top5": self.top5,
             "mean_cost": self.mean_cost,
-            "full_cost": self.full_cost,
-            "reduction_pct": self.reduction_pct,
             "stop_histogram": dict(zip(self.point_names, self.stop_histogram, strict=True)),
             "thresholds": self.thresholds,
         }
@@ -570,15 +495,4 @@ def simulate(
         cost=costs[stop],
         correct=pred == labels,
         correct5=(top5 == labels[:, None]).any(dim=1),
-        full_cost=float(t * cost_per_frame[-1]),
     )
-
-
-def scheme_config(scheme: Scheme) -> dict:
-    """JSON-friendly description of a scheme (for reports and checkpoints)."""
-    return {
-        "name": scheme.name,
-        "groups": scheme.groups,
-        "order": scheme.order,
-        "seed": scheme.seed,
-    }

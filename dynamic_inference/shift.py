@@ -1,7 +1,7 @@
 """Temporal shift (TSM, Lin et al. ICCV 2019), offline and online, with an explicit streaming cache.
 
-Paper: "Dynamic Inference" (Wu et al. 2020), slide "Online temporal shift module"; DESIGN.md
-section 1. A 2D CNN sees a video as a batch of frames ``(N*T, C, H, W)``. The temporal shift moves a
+Paper: "Dynamic Inference" (Wu et al. 2020), slide "Online temporal shift module".
+A 2D CNN sees a video as a batch of frames ``(N*T, C, H, W)``. The temporal shift moves a
 fold of ``C // fold_div`` channels one step along time so that a frame's 2D convolution also sees
 its neighbours; it costs no multiply-adds.
 

@@ -262,7 +262,7 @@ def test_stream_runs_every_group(n_frames: int, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     """With the strided order the last decoded frames complete several groups at once; they all
     run (before: a 16-frame video used 10 of its 16 inputs, a 3-frame one 4)."""
-    from dynamic_inference.evaluate import stream_video
+    from dynamic_inference.stream import stream_video
 
     video = tmp_path / f"v{n_frames}.mp4"
     _write_video(video, n_frames)
@@ -423,9 +423,9 @@ def test_full_inference_top1_does_not_depend_on_the_scheme_order(tmp_path: Path)
 
     data = _subset(tmp_path / "data")
     full = [evaluate(CK, "test", "input", order=order, groups=groups, threshold=0.5,
-                     data=data, engine=False)["full_top1"]
+                     data=data, engine=False).to_report()["full_top1"]
             for order, groups in (("strided", 4), ("sequential", 4), ("random", 8))]
-    plain = evaluate(CK, "test", "full", threshold=0.5, data=data, engine=False)["top1"]
+    plain = evaluate(CK, "test", "full", threshold=0.5, data=data, engine=False).to_report()["top1"]
     assert full == [plain] * 3
 
 
@@ -501,7 +501,7 @@ def test_checkpoint_errors_are_typed(tmp_path: Path) -> None:
     """The library raises CheckpointError (the CLI turns it into one line)."""
     if not CK.is_file():
         pytest.skip("shipped checkpoint absent")
-    from dynamic_inference.train import load_checkpoint
+    from dynamic_inference.checkpoint import load_checkpoint
 
     ck = _checkpoint_variant(tmp_path / "nan.pt", _nan_weight)
     with pytest.raises(CheckpointError, match="NaN"):

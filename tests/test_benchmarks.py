@@ -172,7 +172,7 @@ def test_online_shift_quick(tmp_path: Path) -> None:
         assert stats["min"] <= stats["q1"] <= stats["median"] <= stats["q3"] <= stats["max"]
     assert row["stream_speedup_vs_rerun_prefix"]["min"] > 0
     assert row["meets_overhead_target"] == (
-        row["stream_shift_overhead_pct"]["median"] <= 5.0 + 1e-9)  # DESIGN.md: <= 5%
+        row["stream_shift_overhead_pct"]["median"] <= 5.0 + 1e-9)  # <= 5%
     assert row["meets_speedup_target"] == (row["stream_speedup_vs_rerun_prefix"]["median"] >= 5)
 
 

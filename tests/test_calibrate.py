@@ -28,11 +28,9 @@ from dynamic_inference.calibrate import (
 )
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.schemes import (
-    DepthScheme,
-    FullInference,
-    UnifiedScheme,
     confidence,
     first_confident,
+    make_scheme,
     simulate,
 )
 
@@ -54,7 +52,7 @@ def synthetic(n_videos: int, seed: int, num_frames: int = 8, num_classes: int = 
 @pytest.fixture(scope="module")
 def val():
     fl, labels = synthetic(300, seed=0)
-    scheme = UnifiedScheme(2)
+    scheme = make_scheme("unified", 2)
     return scheme.point_logits(fl), labels, scheme.point_costs(EXIT_COST, 8)
 
 
@@ -145,7 +143,7 @@ def test_both_methods_keep_the_more_accurate_one(val) -> None:
 def test_any_budget_is_met(seed: int, n_videos: int, where: float, method: str) -> None:
     fl, labels = synthetic(n_videos, seed, num_frames=4, num_classes=5)
     fl = fl.round(decimals=1)  # coarse logits: plenty of tied confidences
-    scheme = UnifiedScheme(2)
+    scheme = make_scheme("unified", 2)
     pl, costs = scheme.point_logits(fl), scheme.point_costs(EXIT_COST, 4)
     budget = costs[0].item() + where * (costs[-1] - costs[0]).item()
     cal = calibrate_for_budget(pl, labels, costs, budget, method=method)
@@ -202,7 +200,7 @@ def test_shared_sweep(val) -> None:
 
 def test_calibration_agrees_with_simulate() -> None:
     fl, labels = synthetic(50, seed=4)
-    scheme = DepthScheme()
+    scheme = make_scheme("depth")
     pl, costs = scheme.point_logits(fl), scheme.point_costs(EXIT_COST, 8)
     cal = calibrate_for_budget(pl, labels, costs, 14.0)
     sim = simulate(scheme, fl, labels, EXIT_COST, list(cal.thresholds))
@@ -281,7 +279,7 @@ def test_oracle_bounds_a_rule_that_reaches_its_accuracy() -> None:
 @given(st.integers(0, 10_000), st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6))
 def test_oracle_is_a_bound(seed: int, thresholds: list[float]) -> None:
     fl, labels = synthetic(30, seed, num_frames=4, num_classes=4)
-    scheme = UnifiedScheme(2)
+    scheme = make_scheme("unified", 2)
     pl, costs = scheme.point_logits(fl), scheme.point_costs(EXIT_COST, 4)
     rule = evaluate_thresholds(pl, labels, costs, thresholds)
     cheapest = oracle(pl, labels, costs, unresolved="cheapest")
@@ -304,7 +302,7 @@ def test_static_baselines() -> None:
                           "static/n4"]  # fmt: skip
     assert [base[f"static/e{k}"].mean_cost for k in (1, 2, 3)] == [8.0, 16.0, 32.0]
     assert [base[f"static/n{n}"].mean_cost for n in (1, 2, 4)] == [4.0, 8.0, 16.0]
-    full = simulate(FullInference(), fl, labels, EXIT_COST, 0.0)
+    full = simulate(make_scheme("full"), fl, labels, EXIT_COST, 0.0)
     assert base["static/e3"].top1 == pytest.approx(full.top1)
     pred = fl[:, -1, :2].mean(1).argmax(1)
     assert base["static/n2"].top1 == pytest.approx(100 * (pred == labels).double().mean().item())
@@ -400,7 +398,7 @@ def test_evaluate_many_equals_one_setting_at_a_time(seed):
 def test_descent_blocks_tie_the_points_of_a_block():
     from dynamic_inference.calibrate import exit_blocks
 
-    scheme = UnifiedScheme(groups=2)
+    scheme = make_scheme("unified", groups=2)
     blocks = exit_blocks([pt.exit for pt in scheme.points(3)])  # g1/e1..e3, g2/e1..e3
     assert blocks == [[0, 3], [1, 4], [2, 5]]
     g = torch.Generator().manual_seed(3)
@@ -469,7 +467,7 @@ def test_head_pricing_matches_exit_costs_with_the_live_heads():
     (a second, direct composition of the same cost rule)."""
     from dynamic_inference.calibrate import _table
 
-    scheme = UnifiedScheme(groups=2)
+    scheme = make_scheme("unified", groups=2)
     stage_cum, head = [1.0, 2.0, 3.0], [0.1, 0.2, 0.3]
     hp = scheme.head_pricing(head, 4)
     assert hp.extra[:, 0].tolist() == pytest.approx([0.2, 0.2, 0.2, 0.4, 0.4, 0.4])  # by hand
@@ -497,7 +495,7 @@ def test_default_rule_is_monotone_unified_never_costlier_than_the_input_axis(see
     from dynamic_inference.calibrate import calibrate_within_loss
 
     g = torch.Generator().manual_seed(seed)
-    scheme = UnifiedScheme(groups=2)
+    scheme = make_scheme("unified", groups=2)
     fl = 2.0 * torch.randn(80, 3, 4, 4, generator=g)
     labels = torch.randint(0, 4, (80,), generator=g)
     fl[torch.arange(80), 2, :, labels] += 2.0  # the last exit knows more

@@ -1,4 +1,4 @@
-"""Command-line contracts (DESIGN.md section 3): bad input is one line on stderr and exit 2."""
+"""Command-line contracts: bad input is one line on stderr and exit 2."""
 
 from __future__ import annotations
 
@@ -78,11 +78,11 @@ def test_time_budget_is_calibrated_on_a_measured_latency_table(monkeypatch):
     if not ck.is_file():
         pytest.skip("shipped checkpoint absent")
     import dynamic_inference.evaluate as ev
-    from dynamic_inference.engine import measure_latency
+    from dynamic_inference.checkpoint import load_checkpoint
+    from dynamic_inference.cost import measure_latency
     from dynamic_inference.errors import ConfigError
     from dynamic_inference.evaluate import evaluate
     from dynamic_inference.schemes import make_scheme
-    from dynamic_inference.train import load_checkpoint
 
     model, cfg, _ = load_checkpoint(ck)
     sch = make_scheme("unified")
@@ -90,7 +90,7 @@ def test_time_budget_is_calibrated_on_a_measured_latency_table(monkeypatch):
     monkeypatch.setattr(ev, "measure_latency", lambda *a, **k: list(table))
     ms = sch.point_costs(table, cfg.frames)
     budget = float(ms[0] + ms[-1]) / 2  # well inside [first point, full] despite timing noise
-    r = evaluate(ck, "test", "unified", engine=False, budget_ms=budget)
+    r = evaluate(ck, "test", "unified", engine=False, budget_ms=budget).to_report()
     assert r["budget_ms_per_video"] == budget and len(r["latency_ms_per_frame"]) == 4
     assert r["val_predicted_ms_per_video"] <= budget + 1e-3  # rounded to 3 decimals
     assert r["predicted_ms_per_video"] < r["full_predicted_ms_per_video"]

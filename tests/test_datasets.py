@@ -1,4 +1,4 @@
-"""Annotation readers and VideoDataset (dynamic_inference.data.datasets; DESIGN sections 4, 5).
+"""Annotation readers and VideoDataset (dynamic_inference.data.datasets).
 
 Small format-faithful fixtures are written here in tmp_path; the official files in
 ``../shared/real_fixtures`` are read when present (skipped in a fresh clone).

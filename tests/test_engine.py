@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from dynamic_inference.engine import EarlyExitEngine, measure_latency, shift_mode
+from dynamic_inference.cost import measure_latency
+from dynamic_inference.engine import EarlyExitEngine, shift_mode
 from dynamic_inference.errors import CheckpointError, ConfigError
 from dynamic_inference.exits import ExitHead, MultiExitNet
 from dynamic_inference.schemes import make_scheme, simulate
@@ -307,8 +308,9 @@ def test_bad_thresholds_and_shapes():
 
 def test_latency_table_by_hand(monkeypatch):
     """A fake clock that each stage and head call advances by a known time (stage k: k+1 ms,
-    every head 0.5 ms): the table is cumulative milliseconds per frame, earlier heads counted
-    with ``heads="all"`` and not with ``"last"``, divided by the batch's frames."""
+    every head 0.5 ms), read by the engine that measures the table: cumulative milliseconds per
+    frame, earlier heads counted with ``heads="all"`` and not in the last entry with ``"last"``,
+    divided by the batch's frames."""
     import types
 
     import dynamic_inference.engine as engine_mod
@@ -321,12 +323,13 @@ def test_latency_table_by_hand(monkeypatch):
         stage.register_forward_hook(
             lambda *a, k=k: clock.__setitem__("t", clock["t"] + (k + 1) * 1e-3))
     for head in model.heads:
-        head.register_forward_hook(lambda *a: clock.__setitem__("t", clock["t"] + 0.5e-3))
+        head.features.register_forward_hook(
+            lambda *a: clock.__setitem__("t", clock["t"] + 0.5e-3))
     frames = 2 * 4  # batch x num_frames
     ms = measure_latency(model, num_frames=4, size=16, batch=2, repeats=3)
     assert ms == pytest.approx([1.5 / frames, 4.0 / frames, 7.5 / frames])
     last = measure_latency(model, num_frames=4, size=16, batch=2, repeats=3, heads="last")
-    assert last == pytest.approx([1.0 / frames, 3.0 / frames, 6.5 / frames])
+    assert last == pytest.approx([1.5 / frames, 4.0 / frames, 6.5 / frames])
 
 
 SAMPLE = (Path(__file__).resolve().parents[1] / "datasets_mini" / "sample"
@@ -354,9 +357,9 @@ def test_stream_equals_whole_clip_and_stops_decoding_early(tmp_path: Path, order
     """The stream command, fed frame by frame through the cache, ends with the probabilities
     of the whole clip in the same order; with threshold 0 it stops after the first group and
     decodes only the frames that group needs."""
-    from dynamic_inference.evaluate import load_clip, stream_video
+    from dynamic_inference.checkpoint import load_checkpoint
     from dynamic_inference.schemes import frame_order
-    from dynamic_inference.train import load_checkpoint
+    from dynamic_inference.stream import load_clip, stream_video
 
     ck = _random_checkpoint(tmp_path)
     full = stream_video(SAMPLE, ck, group=2, threshold=1.0, order=order)

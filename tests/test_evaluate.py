@@ -28,7 +28,7 @@ from dynamic_inference.data.mini import CLASS_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "datasets_mini" / "sample"
-# the strided (coarse-to-fine) order of 16 frames in 4 groups, by hand (DESIGN.md section 1)
+# the strided (coarse-to-fine) order of 16 frames in 4 groups, by hand
 STRIDED_16_4 = [0, 4, 8, 12, 2, 6, 10, 14, 1, 5, 9, 13, 3, 7, 11, 15]
 
 pytestmark = pytest.mark.skipif(not (SAMPLE / "sample.csv").is_file(),
@@ -68,8 +68,8 @@ def relabel(rows: list[dict], labels: list[int]) -> list[dict]:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> torch.Tensor:
     """The 16 sample clips as the evaluation loader gives them: (16, T, 3, H, W), time order."""
-    from dynamic_inference.evaluate import load_split
-    from dynamic_inference.train import TrainConfig
+    from dynamic_inference.checkpoint import TrainConfig
+    from dynamic_inference.logits import load_split
 
     rows = _sample_rows()
     root = make_root(tmp_path_factory.mktemp("decode"), rows, rows)
@@ -115,7 +115,7 @@ def checkpoint(tmp_path_factory, clips) -> Path:
 
 def _video_logits(checkpoint: Path, clips: torch.Tensor, order: list[int]) -> torch.Tensor:
     """(V, K, C): every exit's video logits (mean over frames) with the frames in ``order``."""
-    from dynamic_inference.train import load_checkpoint
+    from dynamic_inference.checkpoint import load_checkpoint
 
     model, _, _ = load_checkpoint(checkpoint)
     with torch.inference_mode():
@@ -140,8 +140,10 @@ def test_every_threshold_rule_reads_val_only(checkpoint, tmp_path, monkeypatch, 
     the same clips with their labels permuted, or only clips 10-12: nothing of test reaches
     the calibration; and the engine agrees with the simulation."""
     import dynamic_inference.evaluate as ev
+    from dynamic_inference.checkpoint import load_checkpoint
+    from dynamic_inference.cost import point_costs
+    from dynamic_inference.flops import cost_table
     from dynamic_inference.schemes import make_scheme
-    from dynamic_inference.train import load_checkpoint
 
     # a fixed latency table (ms per frame up to each exit): timing noise cannot move it
     monkeypatch.setattr(ev, "measure_latency", lambda *a, **k: [0.01, 0.02, 0.03, 0.04])
@@ -150,7 +152,7 @@ def test_every_threshold_rule_reads_val_only(checkpoint, tmp_path, monkeypatch, 
     if kw.get("budget") == "mid":
         model, cfg, _ = load_checkpoint(checkpoint)
         sch = make_scheme("unified")
-        costs = sch.point_costs(ev.scheme_exit_gflops(sch, model, cfg), cfg.frames)
+        costs = point_costs(cost_table(model, cfg.input_size), sch, cfg.frames)
         kw["budget"] = float(costs[0] + costs[-1]) / 2
     val, test = rows[:10], rows[10:]  # disjoint: no test confidence equals a threshold
     permuted = [int(r["label"]) for r in test][::-1]  # 15, 14, ..., 10
@@ -160,7 +162,7 @@ def test_every_threshold_rule_reads_val_only(checkpoint, tmp_path, monkeypatch, 
         "other": make_root(tmp_path / "c", val, test[:3]),
     }
     reports = {name: ev.evaluate(checkpoint, "test", "unified", data=root,
-                                 engine=(name == "first"), **kw)
+                                 engine=(name == "first"), **kw).to_report()
                for name, root in roots.items()}
     base = reports["first"]["thresholds"]
     assert len(base) == 16
@@ -193,7 +195,7 @@ def test_full_and_depth_see_the_training_order(checkpoint, clips, tmp_path, sche
     assert (trained != in_time).any()  # the order matters for these clips and weights
     rows = _sample_rows()
     root = make_root(tmp_path / "root", rows, relabel(rows, trained.tolist()))
-    r = evaluate(checkpoint, "test", scheme, data=root, threshold=threshold)
+    r = evaluate(checkpoint, "test", scheme, data=root, threshold=threshold).to_report()
     assert r["top1"] == 100.0 and r["order"] == "strided"
     assert r["engine_matches_simulation"] is True and r["engine_disagreements"] == 0
     first = "g1/e4" if scheme == "full" else "g1/e1"
@@ -210,40 +212,14 @@ def test_engine_applies_the_order_of_an_input_scheme(checkpoint, clips, tmp_path
     assert (trained != in_time).any()  # the order matters for these clips and weights
     rows = _sample_rows()
     root = make_root(tmp_path / "root", rows, relabel(rows, in_time.tolist()))
-    r = evaluate(checkpoint, "test", "input", order="sequential", data=root, threshold=1.0)
+    r = evaluate(checkpoint, "test", "input", order="sequential", data=root,
+                 threshold=1.0).to_report()
     assert r["top1"] == 100.0 and r["order"] == "sequential"
     assert r["engine_matches_simulation"] is True
 
 
 # --------------------------------------------------------------------------------------------
 # costs
-
-
-def test_scheme_costs_summed_by_hand(checkpoint):
-    """Full inference and the input axis pay stem + stages + the last head only; depth and
-    unified pay every head on the way, or only the live ones given thresholds."""
-    from dynamic_inference.evaluate import full_gflops, scheme_exit_gflops
-    from dynamic_inference.flops import cost_table
-    from dynamic_inference.schemes import make_scheme
-    from dynamic_inference.train import load_checkpoint
-
-    model, cfg, _ = load_checkpoint(checkpoint)
-    table = cost_table(model, cfg.input_size)
-    stages, heads = table.stage_gflops, table.head_gflops
-    assert len(stages) == len(heads) == 4 and min(heads) > 0
-    backbone = [sum(stages[: k + 1]) for k in range(4)]  # stem + stages 0..k
-    for name in ("full", "input"):
-        costs = scheme_exit_gflops(make_scheme(name), model, cfg)
-        assert costs[-1] == pytest.approx(backbone[3] + heads[3], rel=1e-12)
-        assert cfg.frames * costs[-1] == pytest.approx(full_gflops(model, cfg), rel=1e-12)
-    every = [backbone[k] + sum(heads[: k + 1]) for k in range(4)]
-    for name in ("depth", "unified"):
-        sch = make_scheme(name)
-        assert scheme_exit_gflops(sch, model, cfg) == pytest.approx(every, rel=1e-12)
-    depth = make_scheme("depth")
-    live = [backbone[0], backbone[1] + heads[1], backbone[2] + heads[1],
-            backbone[3] + heads[1] + heads[3]]  # exits 1 and 3 cannot fire
-    assert scheme_exit_gflops(depth, model, cfg, [1.0, 0.5, 1.0, 0.0]) == pytest.approx(live)
 
 
 @pytest.mark.parametrize("scheme", ["full", "depth", "input", "unified"])
@@ -253,7 +229,7 @@ def test_thresholds_one_cost_exactly_full_inference(checkpoint, tmp_path, scheme
 
     rows = _sample_rows()
     root = make_root(tmp_path / "root", rows, rows[:4])
-    r = evaluate(checkpoint, "test", scheme, data=root, threshold=1.0, engine=False)
+    r = evaluate(checkpoint, "test", scheme, data=root, threshold=1.0, engine=False).to_report()
     assert r["gflops_per_video"] == pytest.approx(r["full_gflops_per_video"], abs=1e-4)
     assert r["reduction_pct"] == 0.0
 
@@ -267,9 +243,9 @@ CLIP = SAMPLE / "test_00_beach_000.mp4"  # the clip whose answer depends on the 
 
 def _expected_probs(checkpoint: Path, frames: int, order_name: str) -> torch.Tensor:
     """Softmax of the last exit on the whole clip (``frames`` TSN centres) in ``order``."""
-    from dynamic_inference.evaluate import load_clip
+    from dynamic_inference.checkpoint import load_checkpoint
     from dynamic_inference.schemes import frame_order
-    from dynamic_inference.train import load_checkpoint
+    from dynamic_inference.stream import load_clip
 
     model, _, _ = load_checkpoint(checkpoint)
     groups = 4 if frames % 4 == 0 else 1
@@ -312,7 +288,7 @@ def test_stream_flags_change_what_it_does(checkpoint, capsys):
 
 @pytest.mark.parametrize("frames, group", [(16, 4), (8, 2)])
 def test_stream_answer_equals_the_whole_clip(checkpoint, frames, group):
-    from dynamic_inference.evaluate import stream_video
+    from dynamic_inference.stream import stream_video
 
     for order in ("sequential", "strided", "random"):
         res = stream_video(CLIP, checkpoint, group=group, threshold=1.0, frames=frames,
@@ -325,7 +301,7 @@ def test_stream_answer_equals_the_whole_clip(checkpoint, frames, group):
 def test_stream_uses_every_decoded_group(checkpoint):
     """One input frame per step in the coarse-to-fine order: most groups become complete only
     near the end of the file, several on the same decoded frame; every one must still run."""
-    from dynamic_inference.evaluate import stream_video
+    from dynamic_inference.stream import stream_video
 
     res = stream_video(CLIP, checkpoint, group=1, threshold=1.0, frames=16, order="strided")
     assert res["frames_used"] == 16
@@ -339,24 +315,26 @@ def test_stream_uses_every_decoded_group(checkpoint):
 
 
 def test_evaluate_report_matches_a_plain_recomputation(checkpoint, clips, tmp_path):
-    """DESIGN.md section 3 keys, and their values recomputed here from the network's frame
+    """The report's keys, and their values recomputed here from the network's frame
     logits with a plain reference of the rule (tests/test_engine.py), the hand-summed costs and
     the labels; the engine ran and agrees."""
     from test_engine import reference_stops
 
-    from dynamic_inference.evaluate import evaluate, scheme_exit_gflops
+    from dynamic_inference.checkpoint import load_checkpoint
+    from dynamic_inference.cost import exit_costs
+    from dynamic_inference.evaluate import evaluate
+    from dynamic_inference.flops import cost_table
     from dynamic_inference.schemes import make_scheme
-    from dynamic_inference.train import load_checkpoint
 
     rows = _sample_rows()
     root = make_root(tmp_path / "root", rows[:10], rows)
-    r = evaluate(checkpoint, "test", "unified", data=root, threshold=0.97)
+    r = evaluate(checkpoint, "test", "unified", data=root, threshold=0.97).to_report()
     model, cfg, _ = load_checkpoint(checkpoint)
     with torch.inference_mode():
         fl = model(clips[:, STRIDED_16_4]).stacked_logits()  # (16, 4, 16, C)
     stop, pred = reference_stops(fl, 4, True, [0.97] * 16)
     labels = torch.arange(16)  # sample clip i is of class i
-    exit_cost = scheme_exit_gflops(make_scheme("unified"), model, cfg)  # every head is live
+    exit_cost = exit_costs(cost_table(model, cfg.input_size), make_scheme("unified"))  # all
     per_point = [g * 4 * exit_cost[-1] + 4 * exit_cost[k]
                  for g in range(4) for k in range(4)]  # stop after g+1 groups at exit k+1
     names = [f"g{g}/e{k}" for g in range(1, 5) for k in range(1, 5)]
@@ -392,7 +370,7 @@ def test_demo_lists_videos_in_aligned_columns(checkpoint, tmp_path, monkeypatch,
     (``...039.mp4rotate_clockwiserotate_anticlockwiseg1/e4``)."""
     import json
 
-    import dynamic_inference.evaluate as ev
+    import dynamic_inference.demo as demo
     from dynamic_inference.__main__ import main
 
     rows = _sample_rows()
@@ -401,7 +379,7 @@ def test_demo_lists_videos_in_aligned_columns(checkpoint, tmp_path, monkeypatch,
     blob["config"]["data"] = str(root)  # the demo evaluates the checkpoint's own data
     demo_checkpoint = tmp_path / "demo.pt"
     torch.save(blob, demo_checkpoint)
-    monkeypatch.setattr(ev, "DEFAULT_CHECKPOINT", demo_checkpoint)
+    monkeypatch.setattr(demo, "DEFAULT_CHECKPOINT", demo_checkpoint)
     assert main(["demo", "--out", str(tmp_path / "out"), "--limit", "16"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = lines.index(next(line for line in lines if line.startswith("video")))
@@ -422,14 +400,16 @@ def test_engine_agrees_when_the_evaluated_split_is_the_calibration_split(checkpo
     float path (running feature sums), put 9 of 16 videos on the other side; thresholds now lie
     half-way into the gap below (regression test)."""
     import dynamic_inference.evaluate as ev
+    from dynamic_inference.checkpoint import load_checkpoint
+    from dynamic_inference.cost import point_costs
+    from dynamic_inference.flops import cost_table
     from dynamic_inference.schemes import make_scheme
-    from dynamic_inference.train import load_checkpoint
 
     rows = _sample_rows()
     root = make_root(tmp_path / "root", rows, rows)
     model, cfg, _ = load_checkpoint(checkpoint)
     sch = make_scheme("unified")
-    costs = sch.point_costs(ev.scheme_exit_gflops(sch, model, cfg), cfg.frames)
+    costs = point_costs(cost_table(model, cfg.input_size), sch, cfg.frames)
     r = ev.evaluate(checkpoint, "val", "unified", data=root,
-                    budget=float(costs[0] + costs[-1]) / 2)
+                    budget=float(costs[0] + costs[-1]) / 2).to_report()
     assert r["engine_matches_simulation"] is True

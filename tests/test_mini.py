@@ -1,4 +1,4 @@
-"""MiniActions generator and the shipped dataset (dynamic_inference.data.mini; DESIGN section 4)."""
+"""MiniActions generator and the shipped dataset (dynamic_inference.data.mini)."""
 
 from __future__ import annotations
 

@@ -11,12 +11,10 @@ from hypothesis import strategies as st
 
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.schemes import (
-    DepthScheme,
     FrameOrder,
-    FullInference,
-    InputScheme,
-    UnifiedScheme,
     coarse_to_fine,
+    confidence,
+    fires,
     first_confident,
     frame_order,
     make_scheme,
@@ -25,6 +23,8 @@ from dynamic_inference.schemes import (
 )
 
 COST = [1.0, 2.0, 4.0]  # cumulative per-frame cost up to exits 1, 2, 3
+
+DEPTH = make_scheme("depth")
 
 
 def peaked(conf: float, num_classes: int, cls: int) -> torch.Tensor:
@@ -41,11 +41,11 @@ def constant_frames(per_exit: list[torch.Tensor], num_frames: int) -> torch.Tens
 
 def all_schemes(groups: int = 2) -> list:
     return [
-        FullInference(),
-        DepthScheme(),
-        InputScheme(groups, "strided"),
-        InputScheme(groups, "sequential"),
-        UnifiedScheme(groups, "random", seed=3),
+        make_scheme("full"),
+        DEPTH,
+        make_scheme("input", groups, "strided"),
+        make_scheme("input", groups, "sequential"),
+        make_scheme("unified", groups, "random", seed=3),
     ]
 
 
@@ -54,7 +54,7 @@ def all_schemes(groups: int = 2) -> list:
 
 def test_strided_order_of_the_paper() -> None:
     groups = frame_order("strided", 16, 4).view(4, 4)
-    assert groups.tolist() == [  # DESIGN.md: coarse to fine across groups, time order inside
+    assert groups.tolist() == [  # coarse to fine across groups, time order inside
         [0, 4, 8, 12],
         [2, 6, 10, 14],
         [1, 5, 9, 13],
@@ -103,11 +103,11 @@ def test_bad_orders_and_groups() -> None:
     with pytest.raises(ConfigError, match="unknown frame order"):
         frame_order("backwards", 16, 4)
     with pytest.raises(ConfigError, match="unknown frame order"):
-        InputScheme(4, "backwards")
+        make_scheme("input", 4, "backwards")
     with pytest.raises(ConfigError, match="groups"):
-        UnifiedScheme(0)
+        make_scheme("unified", 0)
     with pytest.raises(ConfigError, match="does not divide"):
-        InputScheme(3).point_logits(torch.zeros(1, 1, 16, 2))
+        make_scheme("input", 3).point_logits(torch.zeros(1, 1, 16, 2))
     with pytest.raises(ConfigError, match="unknown scheme"):
         make_scheme("diagonal")
 
@@ -116,17 +116,18 @@ def test_bad_orders_and_groups() -> None:
 
 
 def test_points_and_costs() -> None:
-    assert [p.name for p in FullInference().points(3)] == ["g1/e3"]
-    assert [p.name for p in DepthScheme().points(3)] == ["g1/e1", "g1/e2", "g1/e3"]
-    assert [p.name for p in InputScheme(4).points(3)] == ["g1/e3", "g2/e3", "g3/e3", "g4/e3"]
-    unified = UnifiedScheme(2)
+    assert [p.name for p in make_scheme("full").points(3)] == ["g1/e3"]
+    assert [p.name for p in DEPTH.points(3)] == ["g1/e1", "g1/e2", "g1/e3"]
+    assert [p.name for p in make_scheme("input", 4).points(3)] == [
+        "g1/e3", "g2/e3", "g3/e3", "g4/e3"]
+    unified = make_scheme("unified", 2)
     assert [p.name for p in unified.points(3)] == [
         "g1/e1", "g1/e2", "g1/e3", "g2/e1", "g2/e2", "g2/e3"
     ]  # fmt: skip
     t = 8
-    assert FullInference().point_costs(COST, t).tolist() == [32.0]
-    assert DepthScheme().point_costs(COST, t).tolist() == [8.0, 16.0, 32.0]
-    assert InputScheme(4).point_costs(COST, t).tolist() == [8.0, 16.0, 24.0, 32.0]
+    assert make_scheme("full").point_costs(COST, t).tolist() == [32.0]
+    assert DEPTH.point_costs(COST, t).tolist() == [8.0, 16.0, 32.0]
+    assert make_scheme("input", 4).point_costs(COST, t).tolist() == [8.0, 16.0, 24.0, 32.0]
     # (g - 1) * n * cost_K + n * cost_k with n = 4
     assert unified.point_costs(COST, t).tolist() == [4.0, 8.0, 16.0, 20.0, 24.0, 32.0]
 
@@ -145,7 +146,7 @@ def test_points_and_costs() -> None:
     ],
 )
 def test_unified_costs_by_hand(groups, frames, cost, expected) -> None:
-    assert UnifiedScheme(groups).point_costs(cost, frames).tolist() == expected
+    assert make_scheme("unified", groups).point_costs(cost, frames).tolist() == expected
 
 
 @settings(max_examples=40, deadline=None)
@@ -160,20 +161,20 @@ def test_unified_cost_invariants(groups: int, per_group: int, cost: list[float])
     (cumulative exit costs); the input scheme's points are the unified scheme's last exits."""
     t = groups * per_group
     k = len(cost)
-    costs = UnifiedScheme(groups).point_costs(cost, t).view(groups, k)  # (G, K)
+    costs = make_scheme("unified", groups).point_costs(cost, t).view(groups, k)  # (G, K)
     assert costs[-1, -1].item() == pytest.approx(t * cost[-1])
     torch.testing.assert_close(costs[1:] - costs[:-1],
                                torch.full((groups - 1, k), per_group * cost[-1],
                                           dtype=torch.float64))
     assert (costs[:, 1:] >= costs[:, :-1]).all()
-    torch.testing.assert_close(InputScheme(groups, "sequential").point_costs(cost, t),
+    torch.testing.assert_close(make_scheme("input", groups, "sequential").point_costs(cost, t),
                                costs[:, -1])
 
 
 def test_bad_exit_cost() -> None:
     for bad in ([], [1.0, -2.0], [0.0], [float("nan")], "abc"):
         with pytest.raises(ConfigError, match="exit_cost"):
-            DepthScheme().point_costs(bad, 8)
+            DEPTH.point_costs(bad, 8)
 
 
 # ------------------------------------------------------------------------------ point logits
@@ -182,23 +183,23 @@ def test_bad_exit_cost() -> None:
 def test_input_point_logits_are_prefix_means() -> None:
     torch.manual_seed(0)
     fl = torch.randn(5, 3, 12, 7, dtype=torch.float64)  # (V, K, T, C)
-    pl = InputScheme(4).point_logits(fl)  # (V, 4, C)
+    pl = make_scheme("input", 4).point_logits(fl)  # (V, 4, C)
     assert pl.shape == (5, 4, 7)
     for g in range(1, 5):
         assert torch.allclose(pl[:, g - 1], fl[:, -1, : 3 * g].mean(dim=1))
-    assert torch.allclose(pl[:, -1], FullInference().point_logits(fl)[:, 0])
-    assert torch.allclose(DepthScheme().point_logits(fl), fl.mean(dim=2))
-    unified = UnifiedScheme(4).point_logits(fl)  # (V, 12, C)
+    assert torch.allclose(pl[:, -1], make_scheme("full").point_logits(fl)[:, 0])
+    assert torch.allclose(DEPTH.point_logits(fl), fl.mean(dim=2))
+    unified = make_scheme("unified", 4).point_logits(fl)  # (V, 12, C)
     assert torch.allclose(unified[:, 4], fl[:, 1, :6].mean(dim=1))  # g2/e2
 
 
 def test_bad_frame_logits() -> None:
     with pytest.raises(ConfigError, match=r"\(V, K, T, C\)"):
-        DepthScheme().point_logits(torch.zeros(3, 4, 5))
+        DEPTH.point_logits(torch.zeros(3, 4, 5))
     with pytest.raises(ConfigError, match="NaN"):
-        DepthScheme().point_logits(torch.full((1, 1, 2, 3), float("nan")))
+        DEPTH.point_logits(torch.full((1, 1, 2, 3), float("nan")))
     with pytest.raises(ConfigError, match="float"):
-        DepthScheme().point_logits(torch.zeros(1, 1, 2, 3, dtype=torch.long))
+        DEPTH.point_logits(torch.zeros(1, 1, 2, 3, dtype=torch.long))
 
 
 # ------------------------------------------------------------------------------ decision rule
@@ -218,7 +219,7 @@ def depth_videos() -> torch.Tensor:
 def test_depth_rule_exact_stops() -> None:
     fl = depth_videos()
     labels = torch.tensor([0, 2, 3])
-    res = simulate(DepthScheme(), fl, labels, COST, [0.8, 0.8, 0.8])
+    res = simulate(DEPTH, fl, labels, COST, [0.8, 0.8, 0.8])
     assert res.stop.tolist() == [0, 1, 2]
     assert res.cost.tolist() == [4 * 1.0, 4 * 2.0, 4 * 4.0]  # T * cost_k
     assert res.pred.tolist() == [0, 2, 4]
@@ -226,14 +227,12 @@ def test_depth_rule_exact_stops() -> None:
     assert res.top1 == pytest.approx(200 / 3)
     assert res.top5 == 100.0  # 5 classes: the label is always in the top 5
     assert res.stop_histogram == [1, 1, 1]
-    assert res.full_cost == 16.0
     assert res.mean_cost == pytest.approx(28 / 3)
-    assert res.reduction_pct == pytest.approx(100 * (1 - 28 / 48))
     summary = res.summary()
     assert summary["stop_histogram"] == {"g1/e1": 1, "g1/e2": 1, "g1/e3": 1}
     # a confidence just below the threshold does not stop; exactly at it does
-    assert simulate(DepthScheme(), fl, labels, COST, [0.9, 0.9, 0.9]).stop.tolist() == [0, 1, 2]
-    assert simulate(DepthScheme(), fl, labels, COST, [0.91, 0.9, 0]).stop.tolist() == [1, 1, 2]
+    assert simulate(DEPTH, fl, labels, COST, [0.9, 0.9, 0.9]).stop.tolist() == [0, 1, 2]
+    assert simulate(DEPTH, fl, labels, COST, [0.91, 0.9, 0]).stop.tolist() == [1, 1, 2]
 
 
 def test_input_rule_exact_stops() -> None:
@@ -244,7 +243,7 @@ def test_input_rule_exact_stops() -> None:
     torn = torch.stack([a, b, a, a, u, u])  # group 1 is undecided, groups 1-2 lean to class 0
     lost = torch.stack([u, u, u, u, u, u])  # never confident: the last group answers
     fl = torch.stack([sure, torn, lost])[:, None]  # (3, 1, T, C): one exit
-    scheme = InputScheme(3, "sequential")
+    scheme = make_scheme("input", 3, "sequential")
     pl = scheme.point_logits(fl)  # (3, 3, C)
     conf = torch.softmax(pl, -1).amax(-1)
     assert conf[1, 0] < 0.7 <= conf[1, 1]
@@ -261,11 +260,11 @@ def test_unified_rule_visits_groups_then_exits() -> None:
     g1 = torch.stack([low, low, high])  # (K, C) per frame
     g2 = torch.stack([high, low, high])
     video = torch.stack([g1, g1, g2, g2], dim=1)  # (K, T, C)
-    res = simulate(UnifiedScheme(2), video[None], torch.tensor([1]), COST, 0.9)
+    res = simulate(make_scheme("unified", 2), video[None], torch.tensor([1]), COST, 0.9)
     assert res.point_names[res.stop.item()] == "g1/e3"  # g1/e3 comes before g2/e1
     assert res.cost.item() == 2 * 4.0
     thr = [0.9, 0.9, 1.0, 0.7, 0.9, 0.9]  # g1/e3 never fires; g2/e1 averages low and high
-    res = simulate(UnifiedScheme(2), video[None], torch.tensor([1]), COST, thr)
+    res = simulate(make_scheme("unified", 2), video[None], torch.tensor([1]), COST, thr)
     mean = torch.softmax((low + high) / 2, -1).max().item()
     expected = "g2/e1" if mean >= 0.7 else "g2/e3"
     assert res.point_names[res.stop.item()] == expected
@@ -283,9 +282,8 @@ def test_extreme_thresholds(scheme) -> None:
     assert first.mean_cost == pytest.approx(scheme.point_costs(COST, 8)[0].item())
     last = simulate(scheme, fl, labels, COST, 1.0)
     assert last.stop.tolist() == [n_points - 1] * 20
-    assert last.mean_cost == pytest.approx(last.full_cost)
-    assert last.full_cost == pytest.approx(8 * COST[-1])
-    full = simulate(FullInference(), fl, labels, COST, 0.0)
+    assert last.mean_cost == pytest.approx(scheme.point_costs(COST, 8)[-1].item())
+    full = simulate(make_scheme("full"), fl, labels, COST, 0.0)
     if scheme.name in ("full", "depth"):
         assert torch.equal(last.pred, full.pred)  # the last point is full inference
 
@@ -293,8 +291,8 @@ def test_extreme_thresholds(scheme) -> None:
 def test_threshold_one_never_fires_even_on_saturated_softmax() -> None:
     fl = torch.zeros(1, 2, 2, 3)
     fl[..., 0] = 1000.0  # softmax rounds to exactly 1.0
-    assert DepthScheme().decide(DepthScheme().point_logits(fl), [1.0, 0.0]).item() == 1
-    assert DepthScheme().decide(DepthScheme().point_logits(fl), [0.99, 0.0]).item() == 0
+    assert DEPTH.decide(DEPTH.point_logits(fl), [1.0, 0.0]).item() == 1
+    assert DEPTH.decide(DEPTH.point_logits(fl), [0.99, 0.0]).item() == 0
 
 
 def test_confidence_exactly_at_the_threshold_stops() -> None:
@@ -304,21 +302,23 @@ def test_confidence_exactly_at_the_threshold_stops() -> None:
     above = math.nextafter(0.5, 1.0)
     fl = torch.zeros(3, 2, 4, 2)  # (V, K, T, C): every point has confidence exactly 0.5
     labels = torch.tensor([0, 1, 0])
-    assert simulate(DepthScheme(), fl, labels, [1.0, 2.0], [0.5, 0.0]).stop.tolist() == [0] * 3
-    assert simulate(DepthScheme(), fl, labels, [1.0, 2.0], [above, 0.0]).stop.tolist() == [1] * 3
-    unified = UnifiedScheme(2)
+    assert simulate(DEPTH, fl, labels, [1.0, 2.0], [0.5, 0.0]).stop.tolist() == [0] * 3
+    assert simulate(DEPTH, fl, labels, [1.0, 2.0], [above, 0.0]).stop.tolist() == [1] * 3
+    unified = make_scheme("unified", 2)
     res = simulate(unified, fl, labels, [1.0, 2.0], [1.0, 1.0, 0.5, 0.0])
     assert res.stop.tolist() == [2] * 3 and res.cost.tolist() == [6.0] * 3  # g2/e1 = 2*2 + 2*1
     fl4 = torch.zeros(2, 1, 2, 4)  # four equal logits: exactly 0.25
-    assert simulate(InputScheme(2), fl4, torch.tensor([0, 3]), [1.0], 0.25).stop.tolist() == [0, 0]
-    assert simulate(InputScheme(2), fl4, torch.tensor([0, 3]), [1.0],
+    two = make_scheme("input", 2)
+    assert simulate(two, fl4, torch.tensor([0, 3]), [1.0], 0.25).stop.tolist() == [0, 0]
+    assert simulate(make_scheme("input", 2), fl4, torch.tensor([0, 3]), [1.0],
                     math.nextafter(0.25, 1.0)).stop.tolist() == [1, 1]
     probs = torch.tensor([[[0.75, 0.25], [0.75, 0.25]]], dtype=torch.float64)  # (V, P, C)
-    assert DepthScheme().decide(probs, [0.75, 0.0], probs=True).tolist() == [0]
-    assert DepthScheme().decide(probs, [math.nextafter(0.75, 1.0), 0.0], probs=True).tolist() == [1]
-    pl = DepthScheme().point_logits(fl)
-    assert DepthScheme().should_stop(0, 2, pl[:, 0], [0.5, 0.0]).tolist() == [True] * 3
-    assert DepthScheme().should_stop(0, 2, pl[:, 0], [above, 0.0]).tolist() == [False] * 3
+    assert DEPTH.decide(probs, [0.75, 0.0], probs=True).tolist() == [0]
+    assert DEPTH.decide(probs, [math.nextafter(0.75, 1.0), 0.0], probs=True).tolist() == [1]
+    pl = DEPTH.point_logits(fl)
+    conf0, _ = confidence(pl[:, 0])  # every video at 0.5
+    assert fires(conf0, torch.tensor(0.5, dtype=torch.float64)).tolist() == [True] * 3
+    assert fires(conf0, torch.tensor(above, dtype=torch.float64)).tolist() == [False] * 3
     conf = torch.tensor([[0.5, 0.75], [0.25, 0.75]], dtype=torch.float64)
     thr = torch.tensor([0.5, 0.75], dtype=torch.float64)
     assert first_confident(conf, thr).tolist() == [0, 1]
@@ -326,20 +326,22 @@ def test_confidence_exactly_at_the_threshold_stops() -> None:
 
 def test_last_point_always_answers() -> None:
     fl = torch.zeros(4, 3, 2, 10)  # uniform: confidence 0.1 everywhere
-    stop = DepthScheme().decide(DepthScheme().point_logits(fl), [0.5, 0.5, 0.99])
+    stop = DEPTH.decide(DEPTH.point_logits(fl), [0.5, 0.5, 0.99])
     assert stop.tolist() == [2, 2, 2, 2]
 
 
 def test_decide_on_probabilities() -> None:
     probs = torch.tensor([[[0.6, 0.4], [0.9, 0.1]], [[0.2, 0.8], [0.5, 0.5]]])  # (V, P, C)
-    assert DepthScheme().decide(probs, [0.7, 0.0], probs=True).tolist() == [1, 0]
+    assert DEPTH.decide(probs, [0.7, 0.0], probs=True).tolist() == [1, 0]
 
 
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 10_000), st.floats(0.0, 1.0))
-def test_should_stop_agrees_with_decide(seed: int, threshold: float) -> None:
+def test_the_rule_one_point_at_a_time_agrees_with_decide(seed: int, threshold: float) -> None:
+    """The engine's view (one point at a time with :func:`fires`, the last point answering)
+    gives the stops of the simulation's :meth:`Scheme.decide`."""
     gen = torch.Generator().manual_seed(seed)
-    scheme = UnifiedScheme(2)
+    scheme = make_scheme("unified", 2)
     fl = 2 * torch.randn(6, 2, 4, 5, generator=gen)
     pl = scheme.point_logits(fl)  # (V, P, C)
     n_points = pl.shape[1]
@@ -347,7 +349,9 @@ def test_should_stop_agrees_with_decide(seed: int, threshold: float) -> None:
     running = torch.ones(6, dtype=torch.bool)
     engine_stop = torch.full((6,), -1)
     for p in range(n_points):
-        now = scheme.should_stop(p, n_points, pl[:, p], threshold) & running
+        conf, _ = confidence(pl[:, p])
+        now = (fires(conf, torch.tensor(threshold, dtype=torch.float64))
+               | (p == n_points - 1)) & running
         engine_stop[now] = p
         running &= ~now
     assert torch.equal(engine_stop, stop)
@@ -370,17 +374,17 @@ def test_bad_thresholds(bad, match) -> None:
     with pytest.raises(ConfigError, match=match):
         validate_thresholds(bad, 3)
     with pytest.raises(ConfigError, match=match):
-        simulate(DepthScheme(), torch.zeros(2, 3, 4, 5), torch.tensor([0, 1]), COST, bad)
+        simulate(DEPTH, torch.zeros(2, 3, 4, 5), torch.tensor([0, 1]), COST, bad)
 
 
 def test_bad_labels_and_costs() -> None:
     fl = torch.zeros(2, 3, 4, 5)
     with pytest.raises(ConfigError, match="labels must be in 0..4"):
-        simulate(DepthScheme(), fl, torch.tensor([0, 5]), COST, 0.5)
+        simulate(DEPTH, fl, torch.tensor([0, 5]), COST, 0.5)
     with pytest.raises(ConfigError, match=r"labels must have shape \(2,\)"):
-        simulate(DepthScheme(), fl, torch.tensor([0, 1, 2]), COST, 0.5)
+        simulate(DEPTH, fl, torch.tensor([0, 1, 2]), COST, 0.5)
     with pytest.raises(ConfigError, match="exit_cost has 2 values"):
-        simulate(DepthScheme(), fl, torch.tensor([0, 1]), [1.0, 2.0], 0.5)
+        simulate(DEPTH, fl, torch.tensor([0, 1]), [1.0, 2.0], 0.5)
 
 
 def test_top5_is_judged_at_the_stop_point() -> None:
@@ -390,5 +394,5 @@ def test_top5_is_judged_at_the_stop_point() -> None:
     exit2[0] = 1.0  # unsure, label ranks first
     fl = constant_frames([exit1, exit2], 2)[None]  # (1, 2, 2, C)
     label = torch.tensor([0])
-    assert simulate(DepthScheme(), fl, label, [1.0, 2.0], 0.5).correct5.tolist() == [False]
-    assert simulate(DepthScheme(), fl, label, [1.0, 2.0], 1.0).correct5.tolist() == [True]
+    assert simulate(DEPTH, fl, label, [1.0, 2.0], 0.5).correct5.tolist() == [False]
+    assert simulate(DEPTH, fl, label, [1.0, 2.0], 1.0).correct5.tolist() == [True]

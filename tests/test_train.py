@@ -11,15 +11,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from dynamic_inference.checkpoint import TrainConfig, load_checkpoint, save_checkpoint
 from dynamic_inference.errors import CheckpointError, ConfigError
-from dynamic_inference.train import (
-    TrainConfig,
-    fit,
-    load_checkpoint,
-    prefix_losses,
-    save_checkpoint,
-    train,
-)
+from dynamic_inference.train import fit, prefix_losses, train
 
 
 class ColourClips(torch.utils.data.Dataset):
@@ -269,7 +263,7 @@ def test_shipped_checkpoint_matches_its_provenance(checkpoint: Path):
     check, done by hand (closing notes of issue 6)."""
     import json
 
-    from dynamic_inference.evaluate import eval_split
+    from dynamic_inference.logits import eval_split
     from dynamic_inference.schemes import frame_order
     from dynamic_inference.train import per_exit_accuracy
 

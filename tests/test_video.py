@@ -1,4 +1,4 @@
-"""Decoding, sampling and transforms (dynamic_inference.data.video; DESIGN sections 4 and 5)."""
+"""Decoding, sampling and transforms (dynamic_inference.data.video)."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def test_decode_is_deterministic(small_mp4: Path) -> None:
 
 @pytest.mark.skipif(not SAMPLE.is_dir(), reason="datasets_mini/sample not present")
 def test_mini_clip_decodes_under_20_ms() -> None:
-    """DESIGN section 4 budget: one 64x64 MiniActions clip decodes in < 20 ms on this CPU."""
+    """Budget: one 64x64 MiniActions clip decodes in < 20 ms on this CPU."""
     path = sorted(SAMPLE.glob("*.mp4"))[0]
     decode_video(path)  # warm-up
     times = []

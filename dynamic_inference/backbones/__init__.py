@@ -29,6 +29,11 @@ MODEL_NAMES: tuple[str, ...] = (
 )
 
 
+def default_size(name: str) -> int:
+    """The input side a model is used at by default: 64 for the tiny net, 224 (the paper's) else."""
+    return 64 if name == "tiny" else 224
+
+
 def build_model(
     name: str, num_classes: int, shift: str | None = None, **kw: object
 ) -> MultiExitNet:
@@ -68,6 +73,7 @@ __all__ = [
     "TinyConfig",
     "TinyNet",
     "build_model",
+    "default_size",
     "msdnet38",
     "tiny_net",
     "tsm_resnet101",

@@ -1,7 +1,7 @@
 """The tiny multi-exit ResNet of the mini experiments (64x64 RGB frames, ~16 classes, CPU).
 
-Paper: "Dynamic Inference" (Wu et al. 2020), depth-axis scheme (a) on a ResNet; DESIGN.md sections
-1 and 4. It is a stand-in for TSM-ResNet-50 that trains on a 2-core CPU in minutes, built on two
+Paper: "Dynamic Inference" (Wu et al. 2020), depth-axis scheme (a) on a ResNet.
+It is a stand-in for TSM-ResNet-50 that trains on a 2-core CPU in minutes, built on two
 lessons from a prototype:
 
 * **A cheap first exit.** Depth-axis savings are capped by the cost of the first exit: a video

@@ -1,6 +1,6 @@
 """Video records, the clip dataset and the annotation formats of the real datasets.
 
-DESIGN.md sections 4 and 5; paper section 4 (UCF-101, HMDB-51, Kinetics-400, Something-Something).
+paper section 4 (UCF-101, HMDB-51, Kinetics-400, Something-Something).
 
 Every reader returns an :class:`AnnotationSet` (:mod:`dynamic_inference.data.records`): the
 records (:class:`VideoRecord`), the class names in label order and the listed files that were
@@ -451,7 +451,7 @@ class DatasetConfig:
 
 
 class VideoDataset(Dataset[tuple[torch.Tensor, int]]):
-    """``(frames (T, C, H, W) float32 [or uint8], label)`` for each record (DESIGN section 4)."""
+    """``(frames (T, C, H, W) float32 [or uint8], label)`` for each record."""
 
     def __init__(
         self,

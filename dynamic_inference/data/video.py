@@ -1,6 +1,6 @@
 """Video decoding (PyAV), frame sampling and clip transforms.
 
-DESIGN.md sections 4 and 5; paper section 3 (TSN-style segment sampling of the T input frames).
+paper section 3 (TSN-style segment sampling of the T input frames).
 
 Decoding
 --------
@@ -196,7 +196,7 @@ def read_video(
     max_frames: int | None = None,
     threads: bool = False,
 ) -> DecodedVideo:
-    """Decode all frames of ``path`` (DESIGN section 5): see the module docstring for the rules.
+    """Decode all frames of ``path``: see the module docstring for the rules.
 
     ``max_frames`` stops after that many frames. ``threads=True`` lets FFmpeg decode with its own
     threads (``thread_type="AUTO"``): faster on large videos, slower on 64x64 MiniActions clips.
@@ -382,7 +382,7 @@ def sample_indices(
 
 @dataclass(frozen=True)
 class TransformConfig:
-    """Clip transform settings (DESIGN section 4).
+    """Clip transform settings.
 
     ``resize``: short side after resizing (``None``: keep). ``size``: square crop side (``None``:
     no crop). ``crop``: ``"center"`` or ``"random"`` (random only when the transform is called

@@ -17,8 +17,11 @@ import numpy as np
 import torch
 
 from dynamic_inference.calibrate import oracle
+from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.cost import exit_costs
 from dynamic_inference.data.mini import CLASSES, class_strip
-from dynamic_inference.evaluate import checkpoint_exit_gflops, split_logits_for
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import split_logits_for
 from dynamic_inference.profiles import profile
 from dynamic_inference.schemes import make_scheme
 
@@ -115,7 +118,8 @@ ax.set_xticks(range(len(points)), [p.name for p in points], rotation=60, fontsiz
 ax.set_ylabel("test videos")
 ax.set_title("Cheapest decision point whose prediction is correct (unified scheme, oracle)")
 fig.tight_layout()
-exit_cost = checkpoint_exit_gflops(ck, sch)  # GFLOPs per frame up to each exit
+model, cfg, _ = load_checkpoint(ck)
+exit_cost = exit_costs(cost_table(model, cfg.input_size), sch)  # GFLOPs/frame up to each exit
 costs = sch.point_costs(exit_cost, 16)
 orc = oracle(point_logits, test.labels, costs)
 full_top1 = 100 * (point_logits[:, -1].argmax(-1) == test.labels).float().mean().item()

@@ -89,10 +89,10 @@ with torch.no_grad():
 # memory traffic (one copy of the tensor per block), measured in `benchmarks/online_shift.py`.
 
 # %%
-from dynamic_inference.flops import count_costs  # noqa: E402
+from dynamic_inference.flops import cost_table  # noqa: E402
 
 for mode in ("off", "online", "offline"):
-    t = count_costs(build_model("tiny", 16, shift=mode), 64)
+    t = cost_table(build_model("tiny", 16, shift=mode), 64)
     print(f"{mode:>8}: {1000 * t.full_gflops_per_frame:.3f} MFLOPs per frame")
 x = torch.randn(2 * 4, 16, 3, 3)
 y = temporal_shift(x, 4, 8, "offline")
@@ -107,7 +107,8 @@ print("the shift only moves values:", bool(torch.isin(y[y != 0], x).all()))
 # two classes of the pair; chance is 50%).
 
 # %%
-from dynamic_inference.evaluate import pair_accuracy, split_logits_for  # noqa: E402
+from dynamic_inference.evaluate import pair_accuracy  # noqa: E402
+from dynamic_inference.logits import split_logits_for  # noqa: E402
 from dynamic_inference.profiles import profile  # noqa: E402
 
 P = profile(PROFILE)

@@ -8,7 +8,8 @@
 # show the action yet; **permuting the input** so that the first group already spans the whole
 # clip (coarse to fine) lets the first decision see the whole video.
 #
-# Library: `schemes.InputScheme`, `schemes.frame_order` (`sequential`, `strided`, `random`),
+# Library: `schemes.make_scheme("input")`, `schemes.frame_order` (`sequential`, `strided`,
+# `random`),
 # `engine.py` (with the online shift, group g continues from the streaming cache of groups < g).
 # Command line: `python -m dynamic_inference evaluate --checkpoint checkpoints/tiny_online.pt
 # --scheme input --order strided --split test --json input.json`.
@@ -19,15 +20,19 @@ import torch
 
 from dynamic_inference import plots
 from dynamic_inference.calibrate import accuracy_at_cost
-from dynamic_inference.evaluate import checkpoint_exit_gflops, curves, evaluate, split_logits_for
+from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.cost import full_cost
+from dynamic_inference.evaluate import curves, evaluate
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import LogitCache, split_logits_for
 from dynamic_inference.profiles import profile
 from dynamic_inference.schemes import frame_order, make_scheme
-from dynamic_inference.train import load_checkpoint
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
 PROFILE = "mini"
 P = profile(PROFILE)
+cache = LogitCache()  # decoded clips and logits, reused by the cells of this chapter
 
 # %% [markdown]
 # ## Frame orders
@@ -68,14 +73,14 @@ print(f"max |classifier(mean features) - mean logits| <= 1e-5: {diff <= 1e-5}")
 results = {}
 for variant in ("tsn", "online"):
     ck = P.checkpoint(variant)
+    model, cfg, _ = load_checkpoint(ck, device=P.device)
+    table = cost_table(model, cfg.input_size)  # per-frame GFLOPs of stem, stages and heads
     for order in ("sequential", "strided", "random"):
         sch = make_scheme("input", groups=4, order=order)
-        exit_cost = checkpoint_exit_gflops(ck, sch)
-        test = split_logits_for(ck, "test", order=order, groups=4, data=P.data, device=P.device)
-        val = split_logits_for(ck, "val", order=order, groups=4, data=P.data, device=P.device)
-        results[(variant, order)] = curves(test.frame_logits, test.labels, sch, exit_cost,
-                                           cfg.frames, val.frame_logits, val.labels)
-full = 16 * exit_cost[-1]
+        kw = dict(order=order, groups=4, data=P.data, device=P.device, cache=cache)
+        test, val = split_logits_for(ck, "test", **kw), split_logits_for(ck, "val", **kw)
+        results[(variant, order)] = curves(sch, test, table, cfg.frames, val)
+full = full_cost(table, cfg.frames)  # full inference: all frames, the last head only
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 for ax, variant in zip(axes, ("tsn", "online")):
     plots.accuracy_vs_cost(
@@ -101,7 +106,7 @@ for (variant, order), c in results.items():
 # %%
 for order in ("sequential", "strided"):
     r = evaluate(P.checkpoint("online"), "test", "input", order=order, data=P.data,
-                 device=P.device)
+                 device=P.device, cache=cache).to_report()
     print(f"{order:<11} top-1 {r['top1']:.1f}% (full {r['full_top1']:.1f}%), "
           f"{r['reduction_pct']:.1f}% fewer GFLOPs/video, stops per group "
           f"{list(r['stop_histogram'].values())}, engine == simulation: "

@@ -19,22 +19,28 @@ import matplotlib.pyplot as plt
 import torch
 
 from dynamic_inference import plots
-from dynamic_inference.evaluate import checkpoint_exit_gflops, curves, evaluate, split_logits_for
+from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.cost import exit_costs
+from dynamic_inference.evaluate import curves, evaluate
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import LogitCache, split_logits_for
 from dynamic_inference.profiles import profile
 from dynamic_inference.schemes import make_scheme
 
 torch.set_num_threads(1)
 PROFILE = "mini"
 P = profile(PROFILE)
+cache = LogitCache()  # decoded clips and logits, reused by the cells of this chapter
 
 # %% [markdown]
 # ## Decision points and their cost
 
 # %%
 ck = P.checkpoint("online")
+model, cfg, _ = load_checkpoint(ck, device=P.device)
+table = cost_table(model, cfg.input_size)  # per-frame GFLOPs of stem, stages and heads
 sch = make_scheme("unified", groups=4, order="strided")
-exit_cost = checkpoint_exit_gflops(ck, sch)
-costs = sch.point_costs(exit_cost, 16)
+costs = sch.point_costs(exit_costs(table, sch), 16)  # every head runs
 print("point   GFLOPs/video   share of full inference")
 for p, c in zip(sch.points(4), costs.tolist()):
     print(f"{p.name:>6} {c:>13.5f} {100 * c / costs[-1].item():>12.1f}%")
@@ -52,7 +58,7 @@ rows = []
 for variant, label in (("tsn", "w/o online shift"), ("online", "with online shift")):
     for scheme in ("full", "depth", "input", "unified"):
         r = evaluate(P.checkpoint(variant), "test", scheme, data=P.data, device=P.device,
-                     engine=False)
+                     engine=False, cache=cache).to_report()
         rows.append((label, scheme, r))
 print(f"{'':<19}{'scheme':<9}{'top-1':>7}{'GFLOPs/video':>14}{'reduction':>11}{'oracle':>16}")
 for label, scheme, r in rows:
@@ -70,10 +76,9 @@ fig, ax = plt.subplots(figsize=(7, 4.5))
 lines, static = {}, {}
 for scheme in ("depth", "input", "unified"):
     s = make_scheme(scheme, groups=4, order="strided")
-    cost = checkpoint_exit_gflops(ck, s)
-    test = split_logits_for(ck, "test", data=P.data, device=P.device)
-    val = split_logits_for(ck, "val", data=P.data, device=P.device)
-    c = curves(test.frame_logits, test.labels, s, cost, 16, val.frame_logits, val.labels)
+    test = split_logits_for(ck, "test", data=P.data, device=P.device, cache=cache)
+    val = split_logits_for(ck, "val", data=P.data, device=P.device, cache=cache)
+    c = curves(s, test, table, cfg.frames, val)
     lines[scheme] = ([op.mean_cost for op in c["curve"]], [op.top1 for op in c["curve"]])
     if scheme == "unified":
         orc = (c["oracle"].mean_cost, c["oracle"].top1)
@@ -83,7 +88,7 @@ plots.accuracy_vs_cost(lines, static, oracle=orc, ax=ax,
 fig.tight_layout()
 
 # %%
-r = evaluate(ck, "test", "unified", data=P.data, device=P.device)
+r = evaluate(ck, "test", "unified", data=P.data, device=P.device, cache=cache).to_report()
 plots.stop_histogram(list(r["stop_histogram"].values()), list(r["stop_histogram"]),
                      title="Unified scheme: where test videos stop")
 print(f"unified: top-1 {r['top1']:.1f}% vs full {r['full_top1']:.1f}%, "

@@ -23,7 +23,6 @@
 
 # %%
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -31,21 +30,16 @@ import torch
 from dynamic_inference import plots
 from dynamic_inference.calibrate import (
     budgeted_curve,
+    choose_thresholds,
     pareto_front,
     sweep_shared_threshold,
 )
-from dynamic_inference.evaluate import (
-    SplitLogits,
-    calibration_costs,
-    choose_thresholds,
-    full_gflops,
-    order_for,
-    scheme_exit_gflops,
-    split_logits,
-)
+from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.cost import calibration_costs, exit_costs, full_cost
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import LogitCache, SplitLogits, order_for, split_logits
 from dynamic_inference.profiles import profile
 from dynamic_inference.schemes import make_scheme, simulate
-from dynamic_inference.train import load_checkpoint
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 torch.manual_seed(0)
@@ -67,8 +61,9 @@ PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-sca
 P = profile(PROFILE)
 CKPT = P.checkpoint("online")
 model, cfg, prov = load_checkpoint(CKPT, device=P.device)
-KEY = str(Path(CKPT).resolve())  # the cache key evaluate() uses
-FULL_G = full_gflops(model, cfg)
+cache = LogitCache()  # decoded clips and logits, reused by the cells of this chapter
+TABLE = cost_table(model, cfg.input_size)  # per-frame GFLOPs of stem, stages and heads
+FULL_G = full_cost(TABLE, cfg.frames)  # full inference: all frames, the last head only
 SCHEMES = {
     "full": make_scheme("full"),
     "depth (a)": make_scheme("depth"),
@@ -81,7 +76,7 @@ GROUPS = ("scene", "temporal")
 def logits_of(scheme, split):
     """Per-frame logits of every exit, frames in the scheme's processing order (cached)."""
     return split_logits(model, cfg, split, order_for(scheme, cfg), P.data, device=P.device,
-                        key=KEY)
+                        cache=cache)
 
 
 def subset(sl, group):
@@ -109,10 +104,10 @@ for g in GROUPS:
 # %%
 results = {}
 for name, sch in SCHEMES.items():
-    costs, heads = calibration_costs(sch, model, cfg)  # settings priced by the heads they run
+    costs, heads = calibration_costs(TABLE, sch, cfg.frames)  # priced by the heads they run
     val, test = logits_of(sch, "val"), logits_of(sch, "test")
     thr, rule = choose_thresholds(sch, val, costs, heads=heads)
-    exit_cost = scheme_exit_gflops(sch, model, cfg, thr)  # heads that cannot fire are not paid
+    exit_cost = exit_costs(TABLE, sch, thr)  # heads that cannot fire are not paid
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
     points = sch.points(model.num_exits)
     per_group = cfg.frames // sch.groups
@@ -158,7 +153,7 @@ for name, res in results.items():
     for g in GROUPS:
         val_g, test_g = subset(res["val"], g), subset(res["test"], g)
         thr, _ = choose_thresholds(sch, val_g, res["costs"], heads=res["heads"])
-        paid = scheme_exit_gflops(sch, model, cfg, thr)
+        paid = exit_costs(TABLE, sch, thr)
         sim = simulate(sch, test_g.frame_logits, test_g.labels, paid, thr)
         full_top1 = results["full"][g]["top1"]
         per_group[(name, g)] = {"top1": sim.top1, "gflops": sim.mean_cost,
@@ -254,7 +249,8 @@ for name in ("depth (a)", "input strided (c)", "unified (d)"):
 # NBVAL_IGNORE_OUTPUT
 from torch.utils.data import Subset  # noqa: E402
 
-from dynamic_inference.evaluate import load_split, run_engine  # noqa: E402
+from dynamic_inference.evaluate import run_engine  # noqa: E402
+from dynamic_inference.logits import load_split  # noqa: E402
 
 clips = load_split(cfg, "test", P.data, preload=True)
 idx = {g: [i for i, r in enumerate(clips.records) if r.group == g] for g in GROUPS}
@@ -262,10 +258,10 @@ wall = {}  # (scheme, group) -> seconds
 for name, sch in SCHEMES.items():
     res = results[name]
     for g in GROUPS:
-        pred, stop, wall[(name, g)] = run_engine(
-            model, sch, res["thr"], res["exit_cost"], cfg, Subset(clips, idx[g]),
-            order_for(sch, cfg), device=P.device)
-        assert torch.equal(stop, res["sim"].stop[idx[g]]), "engine and simulation disagree"
+        out = run_engine(model, sch, res["thr"], res["exit_cost"], cfg, Subset(clips, idx[g]),
+                         order_for(sch, cfg), device=P.device)
+        wall[(name, g)] = out.wall_s
+        assert torch.equal(out.stop, res["sim"].stop[idx[g]]), "engine and simulation disagree"
 print(f"{'scheme':<19}{'subset':<10}{'clips/s':>9}{'full clips/s':>14}{'wall x':>8}"
       f"{'FLOPs x':>9}{'wall/FLOPs':>12}")
 for name in list(SCHEMES)[1:]:

@@ -24,18 +24,15 @@ import matplotlib.pyplot as plt
 import torch
 
 from dynamic_inference import plots
+from dynamic_inference.calibrate import choose_thresholds
+from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.cost import calibration_costs, exit_costs
 from dynamic_inference.data.datasets import DatasetConfig, VideoDataset
 from dynamic_inference.data.video import TransformConfig
-from dynamic_inference.evaluate import (
-    calibration_costs,
-    choose_thresholds,
-    order_for,
-    scheme_exit_gflops,
-    split_logits,
-)
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import LogitCache, order_for, split_logits
 from dynamic_inference.profiles import profile
 from dynamic_inference.schemes import confidence, make_scheme, simulate
-from dynamic_inference.train import load_checkpoint
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 torch.manual_seed(0)
@@ -52,18 +49,19 @@ PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-sca
 P = profile(PROFILE)
 CKPT = P.checkpoint("online")
 model, cfg, _ = load_checkpoint(CKPT, device=P.device)
-KEY = str(CKPT.resolve())
+cache = LogitCache()  # decoded clips and logits, reused by the cells of this chapter
+TABLE = cost_table(model, cfg.input_size)  # per-frame GFLOPs of stem, stages and heads
 K = model.num_exits
 GROUPS = ("scene", "temporal")
 runs = {}
 for name, sch in (("depth", make_scheme("depth")),
                   ("unified", make_scheme("unified", 4, "strided", cfg.seed))):
-    costs, heads = calibration_costs(sch, model, cfg)  # settings priced by the heads they run
+    costs, heads = calibration_costs(TABLE, sch, cfg.frames)  # priced by the heads they run
     perm = order_for(sch, cfg)
-    val = split_logits(model, cfg, "val", perm, P.data, device=P.device, key=KEY)
-    test = split_logits(model, cfg, "test", perm, P.data, device=P.device, key=KEY)
+    val = split_logits(model, cfg, "val", perm, P.data, device=P.device, cache=cache)
+    test = split_logits(model, cfg, "test", perm, P.data, device=P.device, cache=cache)
     thr, _ = choose_thresholds(sch, val, costs, heads=heads)
-    exit_cost = scheme_exit_gflops(sch, model, cfg, thr)  # heads that cannot fire are not paid
+    exit_cost = exit_costs(TABLE, sch, thr)  # heads that cannot fire are not paid
     sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
     conf, _ = confidence(sch.point_logits(test.frame_logits))  # (V, P)
     pts = sch.points(K)
