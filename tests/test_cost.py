@@ -79,3 +79,15 @@ def test_latency_table_from_the_engine() -> None:
     assert len(last) == 4 and last[-1] > 0
     with pytest.raises(ConfigError, match="heads"):
         measure_latency(model, 4, 64, heads="some")
+
+
+def test_curves_price_static_baselines_as_they_run(table) -> None:
+    """evaluate.curves: static/e4 is full inference at full inference's cost."""
+    from dynamic_inference.evaluate import curves
+    from dynamic_inference.logits import SplitLogits
+
+    fl = torch.randn(8, 4, 16, 5, generator=torch.Generator().manual_seed(0))
+    split = SplitLogits(fl, torch.arange(8) % 5, [], torch.arange(16), list("abcde"))
+    c = curves(make_scheme("unified"), split, table, 16, split)
+    static = {op.name: op.mean_cost for op in c["static"]}
+    assert static["static/e4"] == pytest.approx(full_cost(table, 16), rel=1e-12)

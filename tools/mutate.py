@@ -49,12 +49,18 @@ MUTATIONS = [
     # ---- the six that survived the whole suite in issue 20 ----
     Mutation(
         "costs: input and full schemes pay every head",
-        "dynamic_inference/evaluate.py",
-        "        costs = list(table.gflops_per_frame)\n"
-        "        costs[-1] = table.full_gflops_per_frame\n",
-        "        costs = list(table.gflops_per_frame)\n",
-        (f"{E2E}::test_scheme_costs_summed_by_hand",
+        "dynamic_inference/cost.py",
+        "    if not scheme.depth:\n        return fixed_exit_costs(table)\n",
+        "    if not scheme.depth:\n        return list(table.gflops_per_frame)\n",
+        ("tests/test_cost.py::test_scheme_costs_summed_by_hand",
          f"{E2E}::test_thresholds_one_cost_exactly_full_inference"),
+    ),
+    Mutation(
+        "costs: static baselines charged every head",
+        "dynamic_inference/evaluate.py",
+        "fixed_exit_costs(table)),\n",
+        "exit_costs(table, make_scheme(\"depth\"))),\n",
+        ("tests/test_cost.py::test_curves_price_static_baselines_as_they_run",),
     ),
     Mutation(
         "evaluate: --budget calibrated on the test split",
@@ -74,7 +80,7 @@ MUTATIONS = [
     ),
     Mutation(
         "stream: the command ignores --group/--threshold/--frames/--order",
-        "dynamic_inference/engine.py",
+        "dynamic_inference/stream.py",
         "    stream_video(args.video, args.checkpoint, args.group, args.threshold, args.frames,\n"
         "                 args.order)\n",
         "    stream_video(args.video, args.checkpoint)\n",
@@ -82,7 +88,7 @@ MUTATIONS = [
     ),
     Mutation(
         "evaluate: full and depth in sequential order, not the training order",
-        "dynamic_inference/evaluate.py",
+        "dynamic_inference/logits.py",
         "    return frame_order(cfg.order, cfg.frames, cfg.groups, cfg.seed)\n",
         "    return frame_order(\"sequential\", cfg.frames, cfg.groups, cfg.seed)\n",
         (f"{E2E}::test_full_and_depth_see_the_training_order",),
@@ -97,23 +103,16 @@ MUTATIONS = [
     ),
     # ---- the stop rule ----
     Mutation(
-        "schemes: stop rule > instead of >= (first_confident)",
+        "schemes: stop rule > instead of >= (fires)",
         "dynamic_inference/schemes.py",
-        "    fires = (conf >= thr) & (thr < 1.0)  # (..., V, P)\n",
-        "    fires = (conf > thr) & (thr < 1.0)  # (..., V, P)\n",
-        ("tests/test_schemes.py::test_confidence_exactly_at_the_threshold_stops",),
-    ),
-    Mutation(
-        "schemes: should_stop > instead of >=",
-        "dynamic_inference/schemes.py",
-        "        return (conf >= t) & (t < 1.0)\n",
-        "        return (conf > t) & (t < 1.0)\n",
+        "    return (conf >= thr) & (thr < 1.0)\n",
+        "    return (conf > thr) & (thr < 1.0)\n",
         ("tests/test_schemes.py::test_confidence_exactly_at_the_threshold_stops",),
     ),
     Mutation(
         "engine: stop rule > instead of >=",
         "dynamic_inference/engine.py",
-        "        return ((conf >= t) & (t < 1.0)) | (points == len(self.points) - 1)\n",
+        "        return fires(conf, t) | (points == len(self.points) - 1)\n",
         "        return ((conf > t) & (t < 1.0)) | (points == len(self.points) - 1)\n",
         ("tests/test_engine.py::test_engine_stops_at_a_confidence_exactly_at_the_threshold",),
     ),
