@@ -14,7 +14,8 @@ The public API, one module per concept of the paper (README "Library"):
   (:mod:`~dynamic_inference.logits`);
 * real early exit: :class:`EarlyExitEngine` (:mod:`~dynamic_inference.engine`), and
   :func:`stream_video` for one file (:mod:`~dynamic_inference.stream`);
-* evaluation: :func:`evaluate` -> :class:`Evaluation` (:mod:`~dynamic_inference.evaluate`);
+* evaluation: :class:`Evaluation`, made by ``dynamic_inference.evaluate.evaluate`` (the function
+  is not re-exported here: it would hide its module, ``import dynamic_inference.evaluate``);
 * checkpoints: :func:`load_checkpoint`, :class:`TrainConfig` (:mod:`~dynamic_inference.checkpoint`);
 * the errors every entry point raises for bad input (one line, no traceback on the command line).
 """
@@ -32,7 +33,7 @@ from dynamic_inference.errors import (
     DynamicInferenceError,
     VideoDecodeError,
 )
-from dynamic_inference.evaluate import Evaluation, evaluate
+from dynamic_inference.evaluate import Evaluation
 from dynamic_inference.flops import cost_table
 from dynamic_inference.logits import LogitCache, split_logits
 from dynamic_inference.schemes import Scheme, frame_order, make_scheme, simulate
@@ -56,7 +57,6 @@ __all__ = [
     "build_model",
     "choose_thresholds",
     "cost_table",
-    "evaluate",
     "exit_costs",
     "frame_order",
     "full_cost",

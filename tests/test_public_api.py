@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import subprocess
 import sys
 
@@ -13,8 +14,8 @@ HOME = {  # name -> the module that defines it (one hop from the paper's word to
     "simulate": "schemes", "frame_order": "schemes", "cost_table": "flops",
     "full_cost": "cost", "exit_costs": "cost", "point_costs": "cost",
     "choose_thresholds": "calibrate", "split_logits": "logits", "LogitCache": "logits",
-    "EarlyExitEngine": "engine", "stream_video": "stream", "evaluate": "evaluate",
-    "Evaluation": "evaluate", "load_checkpoint": "checkpoint", "TrainConfig": "checkpoint",
+    "EarlyExitEngine": "engine", "stream_video": "stream", "Evaluation": "evaluate",
+    "load_checkpoint": "checkpoint", "TrainConfig": "checkpoint",
 }
 
 
@@ -25,6 +26,16 @@ def test_every_public_name_is_exported_from_its_module() -> None:
     for name, module in HOME.items():
         mod = importlib.import_module(f"dynamic_inference.{module}")
         assert getattr(dynamic_inference, name) is getattr(mod, name), name
+
+
+def test_no_public_name_hides_a_module() -> None:
+    """``import dynamic_inference.evaluate as ev`` must give the module (a re-exported function
+    of the same name would be returned instead: regression test)."""
+    import dynamic_inference.evaluate as ev
+
+    assert ev.__name__ == "dynamic_inference.evaluate"
+    for name in dynamic_inference.__all__:
+        assert importlib.util.find_spec(f"dynamic_inference.{name}") is None, name
 
 
 def test_no_import_circle_and_no_module_level_cache() -> None:
