@@ -27,7 +27,7 @@ demo: data
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-unit: $(STAMP)
+unit: data
 	$(PY) -m pytest tests/ -q
 
 # pytest exits 5 when it collects nothing (no notebooks yet): that is not a failure.

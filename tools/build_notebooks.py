@@ -8,6 +8,8 @@ turns each into ``notebooks/NN_name.ipynb``, runs it top to bottom in a fresh ke
     python tools/build_notebooks.py            # every chapter
     python tools/build_notebooks.py 03 05      # chapters whose name starts with 03 or 05
     python tools/build_notebooks.py --text 07  # only the markdown changed: no re-execution
+    python tools/build_notebooks.py --solutions 04  # run with notebooks/solutions/, save nothing
+
 
 ``--text`` copies the text cells of the sources into the saved notebooks and keeps their outputs;
 it refuses a chapter whose code cells differ from the saved ones (then rebuild it).
@@ -15,6 +17,7 @@ it refuses a chapter whose code cells differ from the saved ones (then rebuild i
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,32 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
+SOLUTIONS = ROOT / "notebooks" / "solutions"
+EXERCISE = re.compile(r"^# EXERCISE (\d+\.\d+)\b", re.MULTILINE)
+
+
+def exercise_cells(source: str) -> dict[str, str]:
+    """The cells of a chapter source (or of its solutions file) that start with an
+    ``# EXERCISE N.M`` line, by label."""
+    cells = re.split(r"^# %%.*$", source, flags=re.MULTILINE)
+    found: dict[str, str] = {}
+    for cell in cells:
+        m = EXERCISE.match(cell.strip("\n"))
+        if m:
+            if m.group(1) in found:
+                raise SystemExit(f"exercise {m.group(1)} appears twice")
+            found[m.group(1)] = cell.strip("\n")
+    return found
+
+
+def with_solutions(source: str, solutions: str) -> str:
+    """``source`` with each exercise cell replaced by its block from ``solutions``."""
+    asked, answered = exercise_cells(source), exercise_cells(solutions)
+    if set(asked) != set(answered):
+        raise SystemExit(f"exercises {sorted(asked)} but solutions {sorted(answered)}")
+    for label, cell in asked.items():
+        source = source.replace(cell, answered[label])
+    return source
 
 
 def parse(source: str) -> nbformat.NotebookNode:
@@ -54,11 +83,17 @@ def parse(source: str) -> nbformat.NotebookNode:
     return nb
 
 
-def build(src: Path, timeout: int = 900) -> float:
-    nb = parse(src.read_text())
-    t0 = time.time()
+def execute(source: str, timeout: int = 900) -> nbformat.NotebookNode:
+    """Run a chapter source top to bottom in a fresh kernel from ``notebooks/``."""
+    nb = parse(source)
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(OUT)}}).execute()
+    return nb
+
+
+def build(src: Path, timeout: int = 900) -> float:
+    t0 = time.time()
+    nb = execute(src.read_text(), timeout)
     for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
         cell["id"] = f"{src.stem[:2]}-{i:02d}"
     nbformat.write(nb, OUT / f"{src.stem}.ipynb")
@@ -81,14 +116,28 @@ def update_text(src: Path) -> None:
     nbformat.write(saved, path)
 
 
+def check_lines(nb: nbformat.NotebookNode) -> list[str]:
+    """The ``exercise N.M: ...`` lines an executed notebook printed."""
+    return [line for cell in nb.cells if cell.cell_type == "code"
+            for out in cell.get("outputs", []) if out.get("name") == "stdout"
+            for line in out["text"].splitlines() if line.startswith("exercise ")]
+
+
 def main(argv: list[str]) -> None:
-    text_only = "--text" in argv
-    argv = [a for a in argv if a != "--text"]
+    text_only, solved = "--text" in argv, "--solutions" in argv
+    argv = [a for a in argv if a not in ("--text", "--solutions")]
     sources = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if argv:
         sources = [s for s in sources if any(s.name.startswith(a) for a in argv)]
     for src in sources:
-        if text_only:
+        if solved:
+            answers = SOLUTIONS / src.name
+            if not answers.is_file():
+                print(f"{src.name}: no solutions file", flush=True)
+                continue
+            nb = execute(with_solutions(src.read_text(), answers.read_text()))
+            print("\n".join(f"{src.name}: {line}" for line in check_lines(nb)), flush=True)
+        elif text_only:
             update_text(src)
             print(f"{src.name}: text updated", flush=True)
         else:
