@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder")
     s.add_argument("--seed", type=int, required=True)
     s.add_argument("--per-class", type=int, default=None, help="train clips per class")
+    s.add_argument("--size", type=int, default=None, help="frame side in pixels (default 64)")
     s.add_argument("--force", action="store_true",
                    help="write into a non-empty folder make-mini did not make (its files are "
                    "kept; make-mini never deletes what it did not write)")

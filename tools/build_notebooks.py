@@ -83,6 +83,14 @@ def parse(source: str) -> nbformat.NotebookNode:
     return nb
 
 
+def with_profile(source: str, name: str) -> str:
+    """``source`` run in profile ``name``: its ``PROFILE = "mini"`` setting replaced."""
+    setting = re.compile(r'^PROFILE = "mini"', re.MULTILINE)
+    if not setting.search(source):
+        raise SystemExit('a chapter sets PROFILE = "mini" in its first cells')
+    return setting.sub(f'PROFILE = "{name}"', source)
+
+
 def execute(source: str, timeout: int = 900) -> nbformat.NotebookNode:
     """Run a chapter source top to bottom in a fresh kernel from ``notebooks/``."""
     nb = parse(source)

@@ -32,10 +32,10 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from dynamic_inference.checks import check_output_dir
+from dynamic_inference.checks import check_int, check_output_dir
 from dynamic_inference.data.mini.annotations import (
     ANNOTATION_FIELDS,
     annotation_row,
@@ -77,7 +77,7 @@ def _recipe(config: MiniConfig, n_clips: int) -> dict[str, object]:
         "version": DATASET_VERSION,
         "seed": config.seed,
         "command": f"python -m dynamic_inference make-mini --out DIR --seed {config.seed}"
-        + per_class,
+        + per_class + ("" if config.size == 64 else f" --size {config.size}"),
         "config": asdict(config),
         "n_clips": n_clips,
         "encoder": dict(ENCODER, crf=config.crf),
@@ -411,13 +411,19 @@ def verify_mini(root: str | Path, paths: Sequence[str] | None = None) -> list[st
 
 
 def cli_make_mini(args: object) -> int:
-    """``python -m dynamic_inference make-mini --out DIR --seed N [--per-class K]``.
+    """``python -m dynamic_inference make-mini --out DIR --seed N [--per-class K] [--size S]``.
 
-    ``args`` has ``.out``, ``.seed`` and ``.per_class``. Prints one summary line; returns 0.
+    ``args`` has ``.out``, ``.seed``, ``.per_class`` and ``.size`` (frame side, default 64).
+    Prints one summary line; returns 0.
     """
     check_output_dir(args.out, "--out")  # type: ignore[attr-defined]
-    summary = make_mini(Path(args.out), args.seed,  # type: ignore[attr-defined]
-                        getattr(args, "per_class", None), force=getattr(args, "force", False))
+    config = MiniConfig.with_per_class(args.seed,  # type: ignore[attr-defined]
+                                       getattr(args, "per_class", None))
+    size = getattr(args, "size", None)
+    if size is not None:
+        check_int("--size", size, 32)
+        config = replace(config, size=size)
+    summary = make_mini(Path(args.out), config=config, force=getattr(args, "force", False))
     print(f"MiniActions: {summary.n_clips} clips, {summary.video_bytes / 1e6:.1f} MB of video, "
           f"written to {summary.root} in {summary.seconds:.1f} s")
     return 0

@@ -1,0 +1,119 @@
+"""The notebook profiles: ``mini``, ``gpu`` (its code path run on CPU at a toy size) and
+``paper``; and every chapter running unchanged with ``PROFILE = "gpu"``.
+
+The toy gpu profile renders MiniActions at 32 x 32 with one clip per class and split, trains
+each MSDNet-38 checkpoint for one optimiser step on CPU, and runs each chapter on it: it proves
+the cells read exits, frames, groups and sizes from the model and config rather than assuming
+the tiny net (its figures mean nothing at that size).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from dynamic_inference.errors import ConfigError
+from dynamic_inference.profiles import VARIANTS, GpuRecipe, profile
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+TOY = {"DI_GPU_SIZE": "32", "DI_GPU_PER_CLASS": "1", "DI_GPU_STEPS": "1",
+       "DI_GPU_DEVICE": "cpu", "DI_GPU_WORKERS": "0"}
+
+
+def _build_tool():
+    spec = importlib.util.spec_from_file_location("build_notebooks",
+                                                  ROOT / "tools" / "build_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_reads_its_settings_from_the_environment(tmp_path):
+    r = GpuRecipe.from_env({"DI_GPU_ROOT": str(tmp_path), "DI_GPU_SIZE": "48",
+                            "DI_GPU_MODEL": "tsm_resnet50", "DI_GPU_STEPS": "3"})
+    assert (r.root, r.size, r.model, r.steps, r.frames) == (tmp_path, 48, "tsm_resnet50", 3, 16)
+    assert GpuRecipe.from_env({}) == GpuRecipe()
+    with pytest.raises(ConfigError, match="DI_GPU_SIZE must be an integer"):
+        GpuRecipe.from_env({"DI_GPU_SIZE": "big"})
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_recipe_command_says_what_train_config_runs(variant):
+    r = GpuRecipe(steps=2)
+    c, cmd = r.train_config(variant), r.command(variant)
+    for flag, value in (("--model", c.model), ("--shift", c.shift), ("--size", c.size),
+                        ("--frames", c.frames), ("--jitter", c.jitter), ("--steps", c.steps),
+                        ("--epochs", c.epochs), ("--device", c.device)):
+        assert f"{flag} {value} " in cmd + " "
+    assert cmd.endswith(f"{r.model}_{variant}.pt --steps 2")
+    assert c.shift == VARIANTS[variant] and c.input_size == r.size
+
+
+def test_profiles_say_what_they_need(monkeypatch):
+    assert profile("mini").checkpoint("online").name == "tiny_online.pt"
+    with pytest.raises(ConfigError, match="variant must be one of"):
+        profile("mini").checkpoint("bidirectional")
+    with pytest.raises(ConfigError, match="PROFILE must be 'mini', 'gpu' or 'paper'"):
+        profile("laptop")
+    monkeypatch.delenv("DI_PAPER_CHECKPOINTS", raising=False)
+    with pytest.raises(ConfigError, match="DI_PAPER_CHECKPOINTS"):
+        profile("paper")
+    monkeypatch.setenv("DI_GPU_DEVICE", "cuda:99")
+    with pytest.raises(ConfigError, match="DI_GPU_DEVICE"):
+        profile("gpu")
+
+
+@pytest.fixture(scope="module")
+def toy_gpu(tmp_path_factory):
+    """The gpu profile at toy size on CPU, its data and checkpoints made once per module."""
+    env = dict(TOY, DI_GPU_ROOT=str(tmp_path_factory.mktemp("gpu_profile")))
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        p = profile("gpu")
+        paths = {v: p.checkpoint(v) for v in VARIANTS}
+        yield p, paths
+
+
+def test_toy_gpu_profile_makes_data_and_checkpoints_once(toy_gpu):
+    from dynamic_inference.checkpoint import load_checkpoint
+
+    p, paths = toy_gpu
+    assert (p.data / "test.csv").is_file() and p.device == "cpu"
+    for variant, path in paths.items():
+        model, cfg, prov = load_checkpoint(path)
+        assert (cfg.model, cfg.shift, cfg.input_size) == ("msdnet38", VARIANTS[variant], 32)
+        assert prov["command"] == p.recipe.command(variant)
+        stamp = path.stat().st_mtime_ns
+        assert p.checkpoint(variant) == path and path.stat().st_mtime_ns == stamp  # not again
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
+def test_every_chapter_runs_with_the_gpu_profile(toy_gpu, src, monkeypatch):
+    p, _ = toy_gpu
+    for k, v in dict(TOY, DI_GPU_ROOT=str(p.recipe.root)).items():
+        monkeypatch.setenv(k, v)  # the kernel inherits the environment
+    bn = _build_tool()
+    bn.execute(bn.with_profile(src.read_text(), "gpu"))  # raises on the first failing cell
+
+
+def test_gpu_run_script_writes_its_summary(toy_gpu, tmp_path, monkeypatch):
+    """tools/gpu_profile.py (the prepared GPU run), without chapters, on the toy profile."""
+    p, _ = toy_gpu
+    for k, v in dict(TOY, DI_GPU_ROOT=str(p.recipe.root)).items():
+        monkeypatch.setenv(k, v)
+    spec = importlib.util.spec_from_file_location("gpu_profile", ROOT / "tools" / "gpu_profile.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--out", str(tmp_path), "--chapters"]) == 0
+    summary = json.loads((tmp_path / "gpu_profile.json").read_text())
+    assert set(summary["checkpoints"]) == set(VARIANTS)
+    assert all(len(c["val_top1_per_exit"]) == 5 for c in summary["checkpoints"].values())
+    assert set(summary["schemes"]) == {"depth", "input", "unified"}
+    for fig in summary["schemes"].values():
+        assert 0.0 <= fig["reduction_pct"] <= 100.0 and len(fig["top1_loss_ci95"]) == 2
+    assert summary["chapters"] == {}
