@@ -117,3 +117,20 @@ def test_gpu_run_script_writes_its_summary(toy_gpu, tmp_path, monkeypatch):
     for fig in summary["schemes"].values():
         assert 0.0 <= fig["reduction_pct"] <= 100.0 and len(fig["top1_loss_ci95"]) == 2
     assert summary["chapters"] == {}
+
+
+def test_make_mini_size_flag_renders_and_records_the_size(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from dynamic_inference.data.mini import load_recipe
+    from dynamic_inference.data.mini.build import cli_make_mini
+    from dynamic_inference.data.video import read_video
+
+    out = tmp_path / "m32"
+    assert cli_make_mini(SimpleNamespace(out=str(out), seed=3, per_class=1, size=32)) == 0
+    config, recipe = load_recipe(out)
+    assert config.size == 32 and recipe["command"].endswith("--seed 3 --per-class 1 --size 32")
+    first = (out / "test.csv").read_text().splitlines()[1].split(",")[0]
+    assert read_video(out / first).frames.shape[1:3] == (32, 32)
+    with pytest.raises(ConfigError, match="--size must be an integer >= 32"):
+        cli_make_mini(SimpleNamespace(out=str(tmp_path / "x"), seed=3, per_class=1, size=16))
