@@ -9,7 +9,6 @@ the tiny net (its figures mean nothing at that size).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -22,15 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
 TOY = {"DI_GPU_SIZE": "32", "DI_GPU_PER_CLASS": "1", "DI_GPU_STEPS": "1",
        "DI_GPU_DEVICE": "cpu", "DI_GPU_WORKERS": "0"}
-
-
-def _build_tool():
-    spec = importlib.util.spec_from_file_location("build_notebooks",
-                                                  ROOT / "tools" / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_recipe_reads_its_settings_from_the_environment(tmp_path):
     r = GpuRecipe.from_env({"DI_GPU_ROOT": str(tmp_path), "DI_GPU_SIZE": "48",
@@ -93,23 +83,19 @@ def test_toy_gpu_profile_makes_data_and_checkpoints_once(toy_gpu):
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_every_chapter_runs_with_the_gpu_profile(toy_gpu, src, monkeypatch):
+def test_every_chapter_runs_with_the_gpu_profile(bn, toy_gpu, src, monkeypatch):
     p, _ = toy_gpu
     for k, v in dict(TOY, DI_GPU_ROOT=str(p.recipe.root)).items():
         monkeypatch.setenv(k, v)  # the kernel inherits the environment
-    bn = _build_tool()
     bn.execute(bn.with_profile(src.read_text(), "gpu"))  # raises on the first failing cell
 
 
-def test_gpu_run_script_writes_its_summary(toy_gpu, tmp_path, monkeypatch):
+def test_gpu_run_script_writes_its_summary(gpu_script, toy_gpu, tmp_path, monkeypatch):
     """tools/gpu_profile.py (the prepared GPU run), without chapters, on the toy profile."""
     p, _ = toy_gpu
     for k, v in dict(TOY, DI_GPU_ROOT=str(p.recipe.root)).items():
         monkeypatch.setenv(k, v)
-    spec = importlib.util.spec_from_file_location("gpu_profile", ROOT / "tools" / "gpu_profile.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    assert script.main(["--out", str(tmp_path), "--chapters"]) == 0
+    assert gpu_script.main(["--out", str(tmp_path), "--chapters"]) == 0
     summary = json.loads((tmp_path / "gpu_profile.json").read_text())
     assert set(summary["checkpoints"]) == set(VARIANTS)
     assert all(len(c["val_top1_per_exit"]) == 5 for c in summary["checkpoints"].values())

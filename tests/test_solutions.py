@@ -12,7 +12,6 @@ answer passes its own check.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -25,16 +24,6 @@ from dynamic_inference.exercises import check
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
 
-
-def _build_tool():
-    spec = importlib.util.spec_from_file_location("build_notebooks",
-                                                  ROOT / "tools" / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bn = _build_tool()
 
 
 @pytest.mark.parametrize(
@@ -63,7 +52,7 @@ def test_check_says_correct_only_for_the_right_answer(capsys, got, expected, tol
     assert ok == (verdict == "correct")
 
 
-def test_with_solutions_replaces_exactly_the_exercise_cells():
+def test_with_solutions_replaces_exactly_the_exercise_cells(bn):
     source = ("# %%\nx = 1\n\n# %%\n# EXERCISE 1.1\nanswer = None\n\n# %%\ncheck('1.1', answer, 2)"
               "\n\n# %%\n# EXERCISE 1.2\ndef f():\n    return None\n")
     solutions = "# %%\n# EXERCISE 1.2\ndef f():\n    return 3\n\n# %%\n# EXERCISE 1.1\nanswer = 2\n"
@@ -75,7 +64,7 @@ def test_with_solutions_replaces_exactly_the_exercise_cells():
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_every_chapter_has_exercises_and_their_solutions(src):
+def test_every_chapter_has_exercises_and_their_solutions(bn, src):
     asked = bn.exercise_cells(src.read_text())
     chapter = str(int(src.name[:2]))
     assert 2 <= len(asked) <= 3, f"{src.name}: {len(asked)} exercises"
@@ -87,7 +76,7 @@ def test_every_chapter_has_exercises_and_their_solutions(src):
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_saved_chapters_leave_every_exercise_unanswered(src):
+def test_saved_chapters_leave_every_exercise_unanswered(bn, src):
     nb = json.loads((ROOT / "notebooks" / f"{src.stem}.ipynb").read_text())
     lines = bn.check_lines(bn.nbformat.from_dict(nb))
     asked = bn.exercise_cells(src.read_text())
@@ -97,7 +86,7 @@ def test_saved_chapters_leave_every_exercise_unanswered(src):
 @pytest.mark.skipif(not (default_root() / "videos").is_dir(),
                     reason="MiniActions videos absent (make data)")
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_solutions_pass_their_checks(src):
+def test_solutions_pass_their_checks(bn, src):
     solutions = ROOT / "notebooks" / "solutions" / src.name
     nb = bn.execute(bn.with_solutions(src.read_text(), solutions.read_text()))
     asked = bn.exercise_cells(src.read_text())
