@@ -122,9 +122,11 @@ one_clip = [r for r in KINETICS_400 if r.clips == 1]
 fig, ax = plt.subplots(figsize=(7, 4.2))
 for r in one_clip:
     red = r.method == "Proposed"
+    left = red and "Full" not in r.backbone  # the dynamic rows: label to the left
     ax.plot(r.gflops, r.top1, "o", color="tab:red" if red else "tab:gray")
-    ax.annotate(short_name(r), (r.gflops, r.top1), fontsize=7, xytext=(3, -8 if red else 2),
-                color="tab:red" if red else "black", textcoords="offset points")
+    ax.annotate(short_name(r), (r.gflops, r.top1), fontsize=7, ha="right" if left else "left",
+                xytext=(-4 if left else 3, -9 if red else 2), textcoords="offset points",
+                color="tab:red" if red else "black")
 ax.set_xscale("log")
 ax.set_xlabel("GFLOPs / video (log scale)")
 ax.set_ylabel("Kinetics-400 top-1 (%)")
