@@ -9,7 +9,8 @@
 #
 # This chapter tours **MiniActions**, the project's synthetic stand-in for the paper's datasets
 # (`dynamic_inference.data.mini`; regenerate with `python -m dynamic_inference make-mini --out
-# datasets_mini --seed 0`), and measures the observation with the trained mini model.
+# datasets_mini --seed 0`; its tour below is drawn by the generator, in either profile), and
+# measures the observation with the profile's trained model.
 
 # %%
 import matplotlib.pyplot as plt
@@ -20,6 +21,7 @@ from dynamic_inference.calibrate import oracle
 from dynamic_inference.checkpoint import load_checkpoint
 from dynamic_inference.cost import exit_costs
 from dynamic_inference.data.mini import CLASSES, class_strip
+from dynamic_inference.exercises import check
 from dynamic_inference.flops import cost_table
 from dynamic_inference.logits import split_logits_for
 from dynamic_inference.profiles import profile
@@ -69,47 +71,73 @@ fig.tight_layout()
 # %% [markdown]
 # ## The observation, measured
 #
-# The trained mini model (tiny multi-exit network, online shift; chapter 4 shows its training)
-# gives a prediction at 4 exits (depth) after each of 4 groups of 4 frames (input), 16 decision
-# points in all. For every test video we find the **cheapest decision point whose prediction is
-# correct** (the oracle of the unified scheme). If all videos were alike, they would all need the
-# same point.
+# The trained model of the profile (mini: the tiny multi-exit network with online shift;
+# chapter 4 shows its training) gives a prediction at each of its exits (depth) after each group
+# of frames (input): the unified scheme's decision points, printed below (mini: 4 exits x 4
+# groups of 4 frames). The groups are not the first, second, ... quarter of the clip: with the
+# default *strided* (coarse-to-fine) order each group is a comb of frames spread over the whole
+# clip, so the first group already sees its beginning, middle and end. The cell prints which
+# sampled frames each group holds; chapter 5 draws the frame orders. For every test video we
+# find the **cheapest decision point whose prediction is correct** (the oracle of the unified
+# scheme). If all videos were alike, they would all need the same point.
 
 # %%
 ck = P.checkpoint("online")
-test = split_logits_for(ck, "test", order="strided", groups=4, data=P.data, device=P.device)
-sch = make_scheme("unified", groups=4, order="strided")
-points = sch.points(4)
-point_logits = sch.point_logits(test.frame_logits)  # (V, 16, C)
-correct = point_logits.argmax(-1) == test.labels[:, None]  # (V, 16)
+model, cfg, _ = load_checkpoint(ck)
+sch = make_scheme("unified", groups=cfg.groups)
+test = split_logits_for(ck, "test", order=sch.order, groups=sch.groups, data=P.data,
+                        device=P.device)
+num_exits, per_group = len(model.heads), cfg.frames // sch.groups
+for g, frames in enumerate(test.order.view(sch.groups, per_group).tolist(), start=1):
+    print(f"group {g} ({sch.order} order): frames {frames} of the {cfg.frames} sampled")
+points = sch.points(num_exits)
+print(f"{num_exits} exits x {sch.groups} groups = {len(points)} decision points")
+point_logits = sch.point_logits(test.frame_logits)  # (V, P, C)
+correct = point_logits.argmax(-1) == test.labels[:, None]  # (V, P)
 first_correct = torch.where(correct.any(1), correct.float().argmax(1), torch.tensor(-1))
 counts = np.bincount(first_correct[first_correct >= 0].numpy(), minlength=len(points))
 never = int((first_correct < 0).sum())
 print(f"{len(test.labels)} test videos; wrong at every point: {never}")
+scale = max(1, int(counts.max()) // 80)  # one # per `scale` videos
 for p, n in zip(points, counts):
-    print(f"{p.name:>6}: {'#' * int(n // 4)} {n}")
+    print(f"{p.name:>6}: {'#' * int(n // scale)} {n}")
+
+# %% [markdown]
+# Two slices of these decision points, by what MiniActions records about each clip (its
+# appearance difficulty, its evidence window, its class group; other datasets have no such
+# fields and the cell says so): exit 1 on all frames, on scene clips, easy against hard; and the
+# full network on the first group only, on temporal clips, evidence throughout against evidence in
+# a short window.
 
 # %%
-difficulty = torch.tensor([r.difficulty for r in test.records])
-full_window = torch.tensor([r.evidence_length >= int(r.extra["n_frames"]) for r in test.records])
-scene = torch.tensor([r.group == "scene" for r in test.records])
-e1_all_frames = point_logits[:, 12 + 0]  # g4/e1: exit 1 on all 16 frames
+at = {(p.group, p.exit): i for i, p in enumerate(points)}
+e1_all_frames = point_logits[:, at[(sch.groups, 1)]]  # exit 1 after every group: all frames
 e1_correct = e1_all_frames.argmax(-1) == test.labels
-g1_last = point_logits[:, 3]  # g1/e4: the full network on the first 4 frames only
+g1_last = point_logits[:, at[(1, num_exits)]]  # the full network on the first group only
 g1_correct = g1_last.argmax(-1) == test.labels
-easy, hard = difficulty < 1 / 3, difficulty >= 2 / 3
 
 
 def pct(mask: torch.Tensor, hit: torch.Tensor) -> str:
     return f"{100 * hit[mask].float().mean().item():5.1f}% of {int(mask.sum()):>3}"
 
 
-print("depth: exit 1 on all 16 frames, scene classes")
-print(f"  easy clips (difficulty < 1/3):  {pct(easy & scene, e1_correct)}")
-print(f"  hard clips (difficulty >= 2/3): {pct(hard & scene, e1_correct)}")
-print("frames: the full network on the first group (4 frames), temporal classes")
-print(f"  evidence throughout:            {pct(full_window & ~scene, g1_correct)}")
-print(f"  evidence in a short window:     {pct(~full_window & ~scene, g1_correct)}")
+if cfg.dataset == "mini":
+    difficulty = torch.tensor([r.difficulty for r in test.records])
+    full_window = torch.tensor([r.evidence_length >= int(r.extra["n_frames"])
+                                for r in test.records])
+    scene = torch.tensor([r.group == "scene" for r in test.records])
+    easy, hard = difficulty < 1 / 3, difficulty >= 2 / 3
+    print(f"depth: exit 1 on all {cfg.frames} frames, scene classes")
+    print(f"  easy clips (difficulty < 1/3):  {pct(easy & scene, e1_correct)}")
+    print(f"  hard clips (difficulty >= 2/3): {pct(hard & scene, e1_correct)}")
+    print(f"frames: the full network on the first group ({per_group} frames), temporal classes")
+    print(f"  evidence throughout:            {pct(full_window & ~scene, g1_correct)}")
+    print(f"  evidence in a short window:     {pct(~full_window & ~scene, g1_correct)}")
+else:
+    print(f"difficulty and evidence windows are MiniActions fields; {cfg.dataset} has none")
+    all_clips = torch.ones_like(e1_correct)
+    print(f"exit 1 on all frames: {pct(all_clips, e1_correct)}; "
+          f"full network on the first group: {pct(all_clips, g1_correct)}")
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3))
@@ -118,12 +146,11 @@ ax.set_xticks(range(len(points)), [p.name for p in points], rotation=60, fontsiz
 ax.set_ylabel("test videos")
 ax.set_title("Cheapest decision point whose prediction is correct (unified scheme, oracle)")
 fig.tight_layout()
-model, cfg, _ = load_checkpoint(ck)
 exit_cost = exit_costs(cost_table(model, cfg.input_size), sch)  # GFLOPs/frame up to each exit
-costs = sch.point_costs(exit_cost, 16)
+costs = sch.point_costs(exit_cost, cfg.frames)
 orc = oracle(point_logits, test.labels, costs)
 full_top1 = 100 * (point_logits[:, -1].argmax(-1) == test.labels).float().mean().item()
-print(f"point g1/e1 costs {100 * costs[0] / costs[-1]:.1f}% of the last point")
+print(f"point {points[0].name} costs {100 * costs[0] / costs[-1]:.1f}% of the last point")
 print(f"oracle: top-1 {orc.top1:.1f}% at {100 * orc.mean_cost / costs[-1]:.0f}% of the full cost "
       f"(full inference: {full_top1:.1f}%)")
 
@@ -131,10 +158,42 @@ print(f"oracle: top-1 {orc.top1:.1f}% at {100 * orc.mean_cost / costs[-1]:.0f}% 
 # ## What was reproduced
 #
 # **Reproduced**: the observation. Many test videos are already right at the first decision point
-# (exit 1 on the first 4 frames, about 5% of the full cost), others need more depth or more
-# frames, and a few are never right. Exit 1 is clearly worse on hard-looking scene clips than on
-# easy ones (the paper's "varying network capability"), and the first 4 frames are worse on
-# temporal clips whose evidence is confined to a short window ("varying number of frames").
+# (exit 1 on the first group of frames, at the share of the full cost printed above), others need
+# more depth or more frames, and a few are never right. Exit 1 is clearly worse on hard-looking
+# scene clips than on easy ones (the paper's "varying network capability"), and the first group of
+# frames is worse on temporal clips whose evidence is confined to a short window ("varying number
+# of frames"): a short window holds few of the frames of the first group's comb.
 # **Differs**: the difficulty of MiniActions is designed, not observed; on real data the same
 # histogram is the starting point of the paper's argument. **Why it matters**: the spread of the
 # histogram is what the dynamic schemes of chapters 4-6 turn into saved FLOPs.
+#
+# ## Exercises
+#
+# **2.1** A video can be right early and wrong later: more frames or more depth change its
+# prediction. How many test videos are right at the first decision point but wrong at the last
+# one (full inference)? Use `correct` (videos x decision points) from above.
+
+# %%
+# EXERCISE 2.1
+answer = None  # your number of test videos
+
+# %%
+check("2.1", answer, int((correct[:, 0] & ~correct[:, -1]).sum()))
+
+# %% [markdown]
+# **2.2** Every decision point is a slice of the per-frame logits `test.frame_logits`
+# (videos x exits x frames x classes, frames in processing order): the video logits at group g,
+# exit k are the mean of exit k's per-frame logits over the frames of groups 1..g. Write it with
+# plain torch (g and k 1-based, as in the point names).
+
+# %%
+# EXERCISE 2.2
+def logits_at(frame_logits: torch.Tensor, g: int, k: int, groups: int) -> torch.Tensor:
+    """(V, C) video logits at decision point g/k."""
+    return None  # your code
+
+
+# %%
+mid = points[len(points) // 2]
+check("2.2", logits_at(test.frame_logits, mid.group, mid.exit, sch.groups),
+      point_logits[:, len(points) // 2], tol=1e-5)

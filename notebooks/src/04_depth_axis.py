@@ -21,11 +21,13 @@ import torch
 from dynamic_inference import plots
 from dynamic_inference.calibrate import accuracy_at_cost
 from dynamic_inference.checkpoint import load_checkpoint
+from dynamic_inference.cost import exit_costs, full_cost
 from dynamic_inference.evaluate import curves, evaluate
+from dynamic_inference.exercises import check
 from dynamic_inference.flops import cost_table
 from dynamic_inference.logits import LogitCache, split_logits_for
 from dynamic_inference.profiles import profile
-from dynamic_inference.schemes import make_scheme
+from dynamic_inference.schemes import make_scheme, simulate
 
 torch.set_num_threads(1)
 PROFILE = "mini"  # "paper": MSDNet-38 / ResNet-50 checkpoints on a real dataset, on a GPU
@@ -57,7 +59,7 @@ for name, head, g in zip(table.exit_names, model.heads, table.gflops_per_frame):
 #
 # The shipped checkpoint was trained by the project's own command (recorded in its provenance
 # file next to it); the loss is the mean of the cross-entropies at every exit and every group
-# prefix (chapter 6 explains the prefixes). Validation top-1 of each exit on all 16 frames:
+# prefix (chapter 6 explains the prefixes). Validation top-1 of each exit on all frames:
 
 # %%
 print("command:", prov["command"])
@@ -79,14 +81,57 @@ print("val top-1 per exit:", dict(zip(prov["exit_names"], prov["val_top1_per_exi
 # thresholds, by simulation and by the real early-exit engine, which must agree.
 
 # %%
-report = evaluate(ck, "test", "depth", data=P.data, device=P.device, cache=cache).to_report()
+ev = evaluate(ck, "test", "depth", data=P.data, device=P.device, cache=cache)
+report = ev.to_report()
 keys = ["top1", "full_top1", "gflops_per_video", "full_gflops_per_video", "reduction_pct",
         "val_top1", "thresholds", "threshold_rule", "stop_histogram", "top1_by_difficulty",
         "engine_matches_simulation"]
 print(json.dumps({k: report[k] for k in keys}, indent=1))
 
+# %% [markdown]
+# ## The stop loop, written out
+#
+# What `evaluate` simulated, in plain torch on the test split's per-exit logits
+# (`ev.test.frame_logits`: videos x exits x frames x classes) with the thresholds chosen on val.
+# Each exit's video prediction is the softmax of its mean logits over the frames; a video stops at
+# the first exit whose top-1 confidence reaches that exit's threshold (a threshold of 1.0 switches
+# the exit off), and the last exit always answers. A video that stops at exit k has run, on every
+# frame, the stages up to k and the heads on the way (`cost.exit_costs` leaves out the heads that
+# can never stop a video).
+
 # %%
 sch = make_scheme("depth")
+frame_logits, labels = ev.test.frame_logits, ev.test.labels  # (V, K, T, C), (V,)
+thresholds = torch.tensor(ev.thresholds, dtype=torch.float64)  # (K,), chosen on val
+paid = torch.tensor(exit_costs(table, sch, ev.thresholds), dtype=torch.float64)  # (K,) per frame
+
+probs = frame_logits.mean(dim=2).double().softmax(dim=-1)  # (V, K, C): each exit's prediction
+conf, pred = probs.max(dim=-1)  # (V, K): top-1 confidence and class at every exit
+fire = (conf >= thresholds) & (thresholds < 1.0)  # confident enough to stop at this exit
+fire[:, -1] = True  # the last exit always answers
+stop = fire.to(torch.uint8).argmax(dim=1)  # (V,): the first exit that fires
+chosen = pred.gather(1, stop[:, None])[:, 0]  # (V,): the prediction made there
+video_cost = cfg.frames * paid[stop]  # (V,) GFLOPs: all frames, stages and heads up to the stop
+
+sim, eng = ev.sim, ev.engine  # the library's simulation and the real early-exit engine
+print(f"{len(labels)} test videos, {frame_logits.shape[1]} exits")
+print("stops equal the simulation's:", torch.equal(stop, sim.stop),
+      "| the engine's:", torch.equal(stop, eng.stop))
+print("predictions equal the simulation's:", torch.equal(chosen, sim.pred),
+      "| the engine's:", torch.equal(chosen, eng.pred))
+print("per-video costs equal the simulation's:", torch.equal(video_cost, sim.cost),
+      "| the engine's:", torch.allclose(video_cost, eng.cost.double()))
+print(f"mean GFLOPs per video: loop {video_cost.mean().item():.4f}, simulation "
+      f"{sim.mean_cost:.4f}, engine {eng.mean_cost:.4f}")
+print(f"top-1: loop {100 * (chosen == labels).double().mean().item():.2f}%, "
+      f"simulation {sim.top1:.2f}%")
+
+# %% [markdown]
+# The engine does not read these logits: it runs the network stage by stage on the decoded clips
+# and drops each video from the batch when it stops, so its later stages never see it. Its stops
+# and predictions are those of the loop.
+
+# %%
 test = split_logits_for(ck, "test", data=P.data, device=P.device, cache=cache)
 val = split_logits_for(ck, "val", data=P.data, device=P.device, cache=cache)
 c = curves(sch, test, table, cfg.frames, val)
@@ -98,7 +143,7 @@ plots.accuracy_vs_cost(
     {k: v for k, v in static.items() if k.startswith("static/e")},
     oracle=(c["oracle"].mean_cost, c["oracle"].top1),
     operating_point=(report["gflops_per_video"], report["top1"]),
-    title="Depth axis on MiniActions test", ax=axes[0])
+    title=f"Depth axis on the {cfg.dataset} test split", ax=axes[0])
 plots.stop_histogram(list(report["stop_histogram"].values()), list(report["stop_histogram"]),
                      title="Where test videos stop (default operating point)", ax=axes[1])
 fig.tight_layout()
@@ -131,7 +176,57 @@ print(f"oracle bound: top-1 {c['oracle'].top1:.1f}% at {c['oracle'].mean_cost:.4
 # 72.0% for full inference (on val the loss is 0.12 +- 0.28 pt). That is well short of this
 # project's target and of about 50% for the paper's MSDNet-38 ablation on Kinetics (depth and
 # input axes together). **Why**: half of the test videos (410 of 800) run to the last exit.
-# Exit 1 is weak (44% on val, against 70% at exit 4), so its threshold has to be high, and
-# exit 2, the first good one, already costs 48% of the network; the oracle (81% top-1 at 0.0683
+# Exit 1 is weak (44% on val, against 70% at exit 4): at its threshold (the first of the printed
+# thresholds) only the clips it is confident on stop there (152 of 800), and exit 2, the first
+# good one, already costs 48% of the network; the oracle (81% top-1 at 0.0683
 # GFLOPs against 0.1242) shows what better-calibrated exits could save. The input axis
 # (chapter 5) saves more with this model.
+#
+# ## Exercises
+#
+# **4.1** The oracle of the curve above sends every video to the first exit whose prediction is
+# right (the last exit if none is). Write that rule with plain torch, from the predictions of
+# every exit `pred` (videos x exits, from the stop loop) and the labels; the check prices your
+# stops as the oracle does (every head on the way) and compares with `c["oracle"]`.
+
+# %%
+# EXERCISE 4.1
+def oracle_exit(pred: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(V,) index of the first exit whose prediction is right, the last exit if none."""
+    return None  # your code
+
+
+# %%
+every_head = torch.tensor(exit_costs(table, sch), dtype=torch.float64)  # (K,) per frame
+got = oracle_exit(pred, labels)
+check("4.1", None if got is None else cfg.frames * every_head[got].mean().item(),
+      c["oracle"].mean_cost, tol=1e-9)
+
+# %% [markdown]
+# **4.2** Instead of the thresholds chosen on val, use 0.9 at every exit. How much cheaper than
+# full inference (in % of `full_cost(table, cfg.frames)`) is the depth scheme on the test split
+# then? Use `simulate(sch, frame_logits, labels, exit_costs(table, sch, thresholds), thresholds)`
+# (`.mean_cost` is GFLOPs per video).
+
+# %%
+# EXERCISE 4.2
+answer = None  # your number: the cut, in % of full inference
+
+# %%
+shared = [0.9] * len(model.heads)
+at_09 = simulate(sch, frame_logits, labels, exit_costs(table, sch, shared), shared)
+check("4.2", answer, 100 * (1 - at_09.mean_cost / full_cost(table, cfg.frames)), tol=0.5)
+
+# %% [markdown]
+# **4.3** Predict before you run anything: with the val-chosen thresholds but exit 1's set to
+# 0.0, what top-1 (%) does the depth scheme get on the test split? Then check your reasoning with
+# the tables of this chapter.
+
+# %%
+# EXERCISE 4.3
+answer = None  # your number: top-1 in %
+
+# %%
+zero_first = [0.0] + ev.thresholds[1:]
+at_zero = simulate(sch, frame_logits, labels, exit_costs(table, sch, zero_first), zero_first)
+check("4.3", answer, at_zero.top1, tol=0.1)
