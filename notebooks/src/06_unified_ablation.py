@@ -135,7 +135,7 @@ print(f"unified: top-1 {r['top1']:.1f}% vs full {r['full_top1']:.1f}%, "
 #
 # **Not reproduced**: (1) the *direction* of the ablation. In the paper the online shift costs a
 # little of the saving (~53% without, ~50% with: -3 pt); here the cut *grows* with the shift,
-# from 56.4% to 67.2% (+10.8 pt, the paper / ours table above). The oracle shows where it comes
+# from 56.4% to 67.2% (+10.7 pt, the paper / ours table above). The oracle shows where it comes
 # from: the shift model has far more clips that a cheap point already gets right (84.8% top-1 at
 # 0.0348 GFLOPs/video with the shift, 64.9% at 0.0556 without), so its thresholds can stop more
 # clips early; the slides do not say why the paper's cut shrinks. (2) The paper loses no
