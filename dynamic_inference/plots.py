@@ -172,8 +172,8 @@ def frame_groups(
         grid[pos // per_group, frame] = pos // per_group + 1
     ax = _axes(ax, (0.32 * frames + 1.2, 0.32 * groups + 0.9))
     cmap = plt.get_cmap("Set3", max(groups, 3)).with_extremes(bad="white")
-    ax.imshow(np.ma.masked_array(grid, mask=grid == 0), cmap=cmap, vmin=0.5, vmax=max(groups, 3) + 0.5,
-              aspect="equal")
+    ax.imshow(np.ma.masked_array(grid, mask=grid == 0), cmap=cmap, vmin=0.5,
+              vmax=max(groups, 3) + 0.5, aspect="equal")
     for pos, frame in enumerate(perm.tolist()):
         ax.text(frame, pos // per_group, str(pos + 1), ha="center", va="center", fontsize=7)
     ax.set_xticks(range(frames), [str(t) for t in range(frames)], fontsize=7)

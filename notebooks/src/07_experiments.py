@@ -349,9 +349,9 @@ for name in list(SCHEMES)[1:]:
 #
 # **Differs**: (1) on the temporal clips the input axis cuts about half the FLOPs (53% with the
 # all-val thresholds), far more than the paper's Something-Something rows, and slightly more
-# than the unified scheme (50%): with the strided order the first group of frames already spans the clip,
-# and the model, weak on motion (49% full-inference top-1 on the temporal classes), gains little
-# from more frames, so waiting for them rarely changes its answer. (2) With one set of
+# than the unified scheme (50%): with the strided order the first group of frames already spans
+# the clip, and the model, weak on motion (49% full-inference top-1 on the temporal classes),
+# gains little from more frames, so waiting for them rarely changes its answer. (2) With one set of
 # thresholds for all clips the scene classes get 94.2-95.0% against 95.0% for full inference and
 # the temporal ones 47.2-49.0% against 49.0%; the paper's rows are about as accurate as full
 # inference or above it (HMDB-51: 72.3% vs 70.7%). (3) The depth axis alone saves nothing on

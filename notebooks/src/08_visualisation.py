@@ -181,8 +181,8 @@ show(runs["unified"], uni_picks,
 # ## Stop point against the recorded difficulty
 #
 # MiniActions only (the difficulty and the evidence window are recorded when its clips are
-# made). Left: the mean exit of the depth scheme per appearance-difficulty bin. Right: the mean number
-# of frames the unified scheme processed, by evidence window (the clip shows its class
+# made). Left: the mean exit of the depth scheme per appearance-difficulty bin. Right: the mean
+# number of frames the unified scheme processed, by evidence window (the clip shows its class
 # throughout, or only in a window of 13-16, 9-12 or 6-8 source frames out of 32-48). Scene and
 # temporal clips separately; all test clips, correct or not.
 
