@@ -41,7 +41,7 @@ cache = LogitCache()  # decoded clips and logits, reused by the cells of this ch
 # all stages, the last head only: `cost.full_cost`). The last point costs more than full
 # inference because a video that reaches it has paid every early head on every frame; the
 # calibration prices each setting by the heads it really runs (a head whose points all have
-# threshold 1.0 is not run, nor paid).
+# threshold one, so that they can never fire, is not run, nor paid).
 
 # %%
 ck = P.checkpoint("online")
