@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from dynamic_inference.errors import ConfigError
+
 Curve = tuple[Sequence[float], Sequence[float]]  # (costs, top-1 %)
 
 
@@ -140,4 +142,48 @@ def cost_table_bars(
         ax.text(g, i, f" {g:.1f}", va="center", fontsize=8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def frame_groups(
+    order: Sequence[int] | torch.Tensor, groups: int, title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Which frames each group of the input axis holds (paper Approach (b) and (c)).
+
+    ``order``: a frame order of T frames (:func:`dynamic_inference.schemes.frame_order`),
+    position i of the processing order holding frame ``order[i]``; group j is positions
+    ``j*T/G .. (j+1)*T/G - 1``. The grid has one row per group, in processing order, and one
+    column per frame, in temporal order: cell (j, t) is coloured by group j when frame t is in
+    group j (it shows the frame's position 1..T in the processing order) and left blank
+    otherwise. The drawn values (``ax.images[0].get_array()``) are the group numbers 1..G.
+    """
+    perm = torch.as_tensor(order).reshape(-1).long()
+    frames = perm.numel()
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ConfigError(f"groups must be a positive int, got {groups!r}")
+    if frames == 0 or frames % groups != 0:
+        raise ConfigError(f"groups={groups} does not divide the {frames} frames of the order")
+    if not torch.equal(perm.sort().values, torch.arange(frames)):
+        raise ConfigError(f"order must be a permutation of 0..{frames - 1}, got {perm.tolist()}")
+    per_group = frames // groups
+    grid = np.zeros((groups, frames))
+    for pos, frame in enumerate(perm.tolist()):
+        grid[pos // per_group, frame] = pos // per_group + 1
+    ax = _axes(ax, (0.32 * frames + 1.2, 0.32 * groups + 0.9))
+    cmap = plt.get_cmap("Set3", max(groups, 3)).with_extremes(bad="white")
+    ax.imshow(np.ma.masked_array(grid, mask=grid == 0), cmap=cmap, vmin=0.5,
+              vmax=max(groups, 3) + 0.5, aspect="equal")
+    for pos, frame in enumerate(perm.tolist()):
+        ax.text(frame, pos // per_group, str(pos + 1), ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(frames), [str(t) for t in range(frames)], fontsize=7)
+    ax.set_yticks(range(groups), [f"group {j + 1}" for j in range(groups)], fontsize=8)
+    ax.set_xticks(np.arange(frames + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(groups + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="0.8", linewidth=0.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xlabel("frame (temporal index); the number in a cell: its position in processing order",
+                  fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
     return ax

@@ -128,7 +128,8 @@ def check_lines(nb: nbformat.NotebookNode) -> list[str]:
     """The ``exercise N.M: ...`` lines an executed notebook printed."""
     return [line for cell in nb.cells if cell.cell_type == "code"
             for out in cell.get("outputs", []) if out.get("name") == "stdout"
-            for line in out["text"].splitlines() if line.startswith("exercise ")]
+            for line in "".join(out["text"]).splitlines()  # a saved notebook: a list of lines
+            if line.startswith("exercise ")]
 
 
 def main(argv: list[str]) -> None:

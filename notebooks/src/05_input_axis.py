@@ -8,41 +8,66 @@
 # show the action yet; **permuting the input** so that the first group already spans the whole
 # clip (coarse to fine) lets the first decision see the whole video.
 #
-# Library: `schemes.make_scheme("input")`, `schemes.frame_order` (`sequential`, `strided`,
-# `random`),
-# `engine.py` (with the online shift, group g continues from the streaming cache of groups < g).
-# Command line: `python -m dynamic_inference evaluate --checkpoint checkpoints/tiny_online.pt
-# --scheme input --order strided --split test --json input.json`.
+# Library: `schemes.make_scheme("input")`, `schemes.frame_order` (`sequential`, `strided` =
+# coarse to fine, `random`), `engine.py` (with the online shift, group g continues from the
+# streaming cache of groups < g). Command line: `python -m dynamic_inference evaluate
+# --checkpoint checkpoints/tiny_online.pt --scheme input --order strided --split test
+# --json input.json`.
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
 from dynamic_inference import plots
-from dynamic_inference.calibrate import accuracy_at_cost
+from dynamic_inference.calibrate import accuracy_at_cost, choose_thresholds
 from dynamic_inference.checkpoint import load_checkpoint
-from dynamic_inference.cost import full_cost
+from dynamic_inference.cost import calibration_costs, exit_costs, full_cost
+from dynamic_inference.engine import EarlyExitEngine
 from dynamic_inference.evaluate import curves, evaluate
+from dynamic_inference.exercises import check
 from dynamic_inference.flops import cost_table
-from dynamic_inference.logits import LogitCache, split_logits_for
+from dynamic_inference.logits import LogitCache, eval_split, split_logits_for
 from dynamic_inference.profiles import profile
-from dynamic_inference.schemes import frame_order, make_scheme
+from dynamic_inference.schemes import ORDERS, frame_order, make_scheme, simulate
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
 PROFILE = "mini"
 P = profile(PROFILE)
 cache = LogitCache()  # decoded clips and logits, reused by the cells of this chapter
+CKPT = P.checkpoint("online")
+model, cfg, _ = load_checkpoint(CKPT, device=P.device)
+T, G = cfg.frames, cfg.groups  # frames per clip, groups of the input axis
+n = T // G  # frames per group
+table = cost_table(model, cfg.input_size)  # per-frame GFLOPs of stem, stages and heads
+print(f"{CKPT.name}: {T} frames in {G} groups of {n}, {len(model.heads)} exits, "
+      f"input {cfg.input_size}x{cfg.input_size}")
 
 # %% [markdown]
 # ## Frame orders
 #
-# 16 frames in 4 groups. Each row is a group, in the order the groups are processed:
+# A frame order is a permutation of the T sampled frames: position i of the processing order
+# holds frame `order[i]`, and group j is the j-th block of T/G positions. Printed as lists, one
+# list per group in the order the groups are processed:
 
 # %%
-for name in ("sequential", "strided", "random"):
-    groups = frame_order(name, 16, 4, seed=0).view(4, 4).tolist()
+for name in ORDERS:
+    groups = frame_order(name, T, G, seed=cfg.seed).view(G, n).tolist()
     print(f"{name:<11}" + "  ".join(str(g) for g in groups))
+
+# %% [markdown]
+# Drawn: one row per group (processed top to bottom), one column per frame of the clip (in time).
+# A coloured cell is a frame the group holds; its number is the frame's position in the
+# processing order. The sequential order's first group is the start of the clip only; the strided
+# (coarse-to-fine) order's first group is a comb over the whole clip, and each later group fills
+# the gaps half-way between the frames already seen; the random order is one fixed shuffle (the
+# same for every video).
+
+# %%
+fig, axes = plt.subplots(len(ORDERS), 1, figsize=(0.34 * T + 1.5, len(ORDERS) * (0.34 * G + 1.0)))
+for ax, name in zip(axes, ORDERS):
+    plots.frame_groups(frame_order(name, T, G, seed=cfg.seed), G, title=name, ax=ax)
+fig.tight_layout()
 
 # %% [markdown]
 # ## The feature sum is the classifier on a running mean
@@ -51,15 +76,73 @@ for name in ("sequential", "strided", "random"):
 # equals the mean of their per-frame logits; the engine keeps only a running sum per video.
 
 # %%
-model, cfg, _ = load_checkpoint(P.checkpoint("online"))
-clip = torch.randn(2, 16, 3, cfg.input_size, cfg.input_size)
+clip = torch.randn(2, T, 3, cfg.input_size, cfg.input_size, device=P.device)
 with torch.no_grad():
     out = model(clip)
     head = model.heads[-1]
-    from_features = head.classifier(out.features[-1][:, :8].mean(1))  # first two groups
-    from_logits = out.logits[-1][:, :8].mean(1)
+    from_features = head.classifier(out.features[-1][:, : 2 * n].mean(1))  # first two groups
+    from_logits = out.logits[-1][:, : 2 * n].mean(1)
 diff = (from_features - from_logits).abs().max().item()
 print(f"max |classifier(mean features) - mean logits| <= 1e-5: {diff <= 1e-5}")
+
+# %% [markdown]
+# ## The stop loop, written out
+#
+# The whole input axis fits in a few lines of plain torch. Its input is the last exit's logits of
+# every frame, `(videos, T, classes)`, frames already in the scheme's processing order. Group by
+# group it adds the group's per-frame logits to a running sum; the video's prediction after g
+# groups is the mean of the per-frame logits seen so far (the head ends with a linear layer, so
+# this is the classifier on the mean feature, as checked above). A video stops at the first group
+# whose top-1 softmax confidence reaches that group's threshold (a threshold of 1.0 never fires),
+# and the last group always answers. Every frame processed went through the whole network, so a
+# video that stops after g groups costs g x T/G x the per-frame cost of full depth (the last entry
+# of `cost.exit_costs`, which prices the input scheme with the last head only).
+
+# %%
+def input_axis(frame_logits, thresholds, groups, frame_cost):
+    """Stop group (0-based), prediction and cost of each video; frame_logits (V, T, C)."""
+    v, t, c = frame_logits.shape
+    n = t // groups  # frames per group
+    running = torch.zeros(v, c)  # sum of the per-frame logits seen so far
+    stop, pred = torch.full((v,), -1), torch.full((v,), -1)
+    for g in range(groups):
+        running += frame_logits[:, g * n : (g + 1) * n].sum(dim=1)
+        conf, cls = torch.softmax((running / ((g + 1) * n)).double(), dim=-1).max(dim=-1)
+        fires = ((conf >= thresholds[g]) & (thresholds[g] < 1.0)) | (g == groups - 1)
+        new = (stop < 0) & fires  # still running, and confident enough now
+        stop[new], pred[new] = g, cls[new]
+    return stop, pred, (stop + 1) * n * frame_cost  # frames processed x full-depth cost
+
+
+# %% [markdown]
+# The thresholds come from the validation split (the rule of `evaluate`, chapter 4: the cheapest
+# setting whose val loss plus one paired standard error is within 0.5 pt of full inference). The
+# same thresholds then go to the loop above, to the library's simulation (`schemes.simulate`) and
+# to the real early-exit engine, which feeds the test clips group by group and drops the videos
+# that stop (`EarlyExitEngine.serve`, as `evaluate.run_engine` calls it).
+
+# %%
+sch = make_scheme("input", groups=G, order="strided", seed=cfg.seed)
+kw = dict(order=sch.order, groups=G, data=P.data, device=P.device, cache=cache)
+val, test = split_logits_for(CKPT, "val", **kw), split_logits_for(CKPT, "test", **kw)
+costs, heads = calibration_costs(table, sch, T)
+thr, rule = choose_thresholds(sch, val, costs, heads=heads)
+exit_cost = exit_costs(table, sch, thr)  # per frame, cumulative up to each exit
+print("thresholds per group (last ignored):", ", ".join(f"{x:.3f}" for x in thr))
+
+stop, pred, cost = input_axis(test.frame_logits[:, -1], thr, G, exit_cost[-1])
+sim = simulate(sch, test.frame_logits, test.labels, exit_cost, thr)
+clips = eval_split(cfg, "test", P.data, cache=cache)
+engine = EarlyExitEngine(model, sch, thr, exit_cost, T)
+eng = engine.serve((clips[i][0][test.order].to(P.device) for i in range(len(clips))),
+                   frames_per_call=32 * T)
+print(f"stops per group: {torch.bincount(stop, minlength=G).tolist()}, "
+      f"top-1 {100 * (pred == test.labels).double().mean().item():.1f}%, "
+      f"{cost.mean().item():.5f} GFLOPs/video")
+for name, other in (("simulation", sim), ("engine", eng)):
+    print(f"loop == {name}: stop groups {torch.equal(stop, other.stop)}, predictions "
+          f"{torch.equal(pred, other.pred)}, mean cost {cost.mean().item():.5f} vs "
+          f"{other.cost.double().mean().item():.5f}")
 
 # %% [markdown]
 # ## Sequential vs strided vs random, at equal FLOPs
@@ -73,20 +156,20 @@ print(f"max |classifier(mean features) - mean logits| <= 1e-5: {diff <= 1e-5}")
 results = {}
 for variant in ("tsn", "online"):
     ck = P.checkpoint(variant)
-    model, cfg, _ = load_checkpoint(ck, device=P.device)
-    table = cost_table(model, cfg.input_size)  # per-frame GFLOPs of stem, stages and heads
-    for order in ("sequential", "strided", "random"):
-        sch = make_scheme("input", groups=4, order=order)
-        kw = dict(order=order, groups=4, data=P.data, device=P.device, cache=cache)
-        test, val = split_logits_for(ck, "test", **kw), split_logits_for(ck, "val", **kw)
-        results[(variant, order)] = curves(sch, test, table, cfg.frames, val)
-full = full_cost(table, cfg.frames)  # full inference: all frames, the last head only
+    m, c, _ = load_checkpoint(ck, device=P.device)
+    tab = cost_table(m, c.input_size)
+    for order in ORDERS:
+        s = make_scheme("input", groups=G, order=order, seed=cfg.seed)
+        kw = dict(order=order, groups=G, data=P.data, device=P.device, cache=cache)
+        te, va = split_logits_for(ck, "test", **kw), split_logits_for(ck, "val", **kw)
+        results[(variant, order)] = curves(s, te, tab, c.frames, va)
+full = full_cost(table, T)  # full inference: all frames, the last head only
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 for ax, variant in zip(axes, ("tsn", "online")):
     plots.accuracy_vs_cost(
         {order: ([op.mean_cost for op in results[(variant, order)]["curve"]],
                  [op.top1 for op in results[(variant, order)]["curve"]])
-         for order in ("sequential", "strided", "random")},
+         for order in ORDERS},
         {op.name: (op.mean_cost, op.top1) for op in results[(variant, "strided")]["static"]
          if op.name.startswith("static/n")},
         title=f"Input axis, {variant} model (test, thresholds from val)", ax=ax)
@@ -101,31 +184,102 @@ for (variant, order), c in results.items():
         f"{'-' if a is None else f'{a:.1f}':>9}" for a in accs))
 
 # %% [markdown]
-# ## The default operating point, executed by the engine
+# ## The default operating point of each order, executed by the engine
+#
+# `evaluate()` chooses each order's thresholds on val and runs the test split through the engine
+# (online model).
 
 # %%
-for order in ("sequential", "strided"):
-    r = evaluate(P.checkpoint("online"), "test", "input", order=order, data=P.data,
-                 device=P.device, cache=cache).to_report()
+evals, reports = {}, {}
+for order in ORDERS:
+    ev = evaluate(CKPT, "test", "input", order=order, groups=G, data=P.data, device=P.device,
+                  cache=cache)
+    evals[order], reports[order] = ev, ev.to_report()
+    r = reports[order]
     print(f"{order:<11} top-1 {r['top1']:.1f}% (full {r['full_top1']:.1f}%), "
           f"{r['reduction_pct']:.1f}% fewer GFLOPs/video, stops per group "
           f"{list(r['stop_histogram'].values())}, engine == simulation: "
           f"{r['engine_matches_simulation']}")
 
 # %% [markdown]
+# ## Paper / ours
+#
+# The paper gives no figure for the input axis alone (its table reports the unified scheme), so
+# this chapter's closing table compares the orders with each other; the paper's point is the
+# ordering: a permuted (coarse-to-fine) first group decides earlier than a sequential one.
+
+# %%
+online_full = evals["strided"].full_top1
+print(f"{'order':<11}{'top-1 at 25% of full':>22}{'cut at default':>16}{'top-1':>8}"
+      f"{'full-cost top-1':>17}")
+for order in ORDERS:
+    quarter = accuracy_at_cost(results[("online", order)]["curve"], full / 4)
+    best = accuracy_at_cost(results[("online", order)]["curve"], full)
+    print(f"{order:<11}{'-' if quarter is None else f'{quarter:.1f}':>22}"
+          f"{reports[order]['reduction_pct']:>15.1f}%{reports[order]['top1']:>8.1f}"
+          f"{'-' if best is None else f'{best:.1f}':>17}")
+print(f"full inference (strided-trained online model): top-1 {online_full:.1f}%")
+
+# %% [markdown]
 # ## What was reproduced
 #
-# **Reproduced**: the input-axis scheme with a running feature sum, executed for real with the
-# streaming cache (features of earlier groups are kept, not recomputed). The strided order puts
-# frames from the whole clip into the first group; the table above gives top-1 at equal FLOPs for
-# each order: at a quarter of the full cost the strided order gives 68.0% against 43.4% for the
-# sequential one (online model), and 53.0% against 41.5% for TSN, whose features do not depend
-# on the order at all, so the gain is from *which* frames come first. With 62.2% fewer FLOPs at
-# 71.2% top-1 (full inference 72.0%), the strided input axis is this model's best single axis
-# (the depth axis of chapter 4 saves less). **Differs**: the
-# paper shows the permutation as a design choice without an ablation of its own; here it is
+# **Reproduced**: the input-axis scheme with a running feature sum, written out above in plain
+# torch and executed for real with the streaming cache (features of earlier groups are kept, not
+# recomputed): the loop, the simulation and the engine take the same decisions on every test
+# clip. The strided order puts frames from the whole clip into the first group (the drawing
+# above), and at equal FLOPs it is the best order here: at a quarter of the full cost it gives
+# 68.0% against 43.4% for the sequential one (online model), and 53.0% against 41.5% for TSN,
+# whose features do not depend on the order at all, so the gain is from *which* frames come
+# first. At its default thresholds it cuts 62.2% of the FLOPs at 71.2% top-1 (full inference
+# 72.0%), more than the sequential (40.1%) and random (35.1%) orders, which also lose more top-1 at
+# their default thresholds (57.1% and 62.6%).
+# **Not reproduced / differs**: the paper shows the permutation as a design choice without an
+# ablation of its own, so there is no paper figure to compare these numbers with; here it is
 # measured. The online model, trained with the strided order, is also worse at full cost in the
-# other orders (58% sequential, 63% random, against 72%): its shifted channels then see other
-# neighbours than in training. **Why**: for clips whose evidence is confined to a short
-# window, the sequential order's first group often misses it, while the strided order samples the
-# whole clip at once.
+# other orders (58.0% sequential, 62.9% random, against 71.6%): its shifted channels then see
+# other neighbours than in training, so for that model the comparison mixes the order's effect
+# with a train/test mismatch (the TSN rows do not). **Why**: for clips whose evidence is confined
+# to a short window, the sequential order's first group often misses it, while the strided order
+# samples the whole clip at once.
+#
+# ## Exercises
+#
+# **5.1** Implement the strided (coarse-to-fine) order: `strided_order(T, G)` returns the list of
+# T frame indices in processing order, group j being the comb `o_j, o_j + G, o_j + 2G, ...` (time
+# order inside a group), with the offsets `o_j` in coarse-to-fine order (for a power of two G,
+# the bit-reversal of j: G = 4 gives 0, 2, 1, 3). Check it for T = 8, G = 2 and T = 16, G = 4.
+
+# %%
+# EXERCISE 5.1
+def strided_order(T: int, G: int) -> list[int]:
+    return None  # your code
+
+
+# %%
+mine = [strided_order(8, 2), strided_order(16, 4)]
+_ = check("5.1", None if None in mine else mine,
+      [frame_order("strided", 8, 2).tolist(), frame_order("strided", 16, 4).tolist()], tol=0)
+
+# %% [markdown]
+# **5.2** At its own default thresholds (the `evaluate` cell above, online model), which order
+# answers the most test clips after the first group? Give its name (`"sequential"`, `"strided"`
+# or `"random"`).
+
+# %%
+# EXERCISE 5.2
+answer_order = None  # your answer, a name
+
+# %%
+first_group = {order: ev.sim.stop_histogram[0] for order, ev in evals.items()}
+_ = check("5.2", answer_order, max(first_group, key=first_group.get))
+
+# %% [markdown]
+# **5.3** How many frames does the strided order process per test video on average at its
+# default thresholds? Use the loop `input_axis` of this chapter (or the stop histogram).
+
+# %%
+# EXERCISE 5.3
+mean_frames = None  # your number
+
+# %%
+_ = check("5.3", mean_frames, n * (evals["strided"].sim.stop + 1).double().mean().item(), tol=0.05)

@@ -13,10 +13,12 @@
 #
 # **Here.** MiniActions has both kinds of class in one dataset: 8 *scene* classes (the
 # Kinetics/UCF/HMDB analogue) and 8 *temporal* classes in time-reversal pairs (the
-# Something-Something analogue). One online-TSM tiny network (16 frames, 4 exits), trained on all
-# 16 classes, is evaluated with the four schemes: full inference, depth axis (a), input axis with
-# the strided order (c, 4 groups of 4 frames) and unified (d), on the scene and on the temporal
-# test clips separately. Thresholds always come from the validation split.
+# Something-Something analogue). One online-TSM tiny network (the mini profile: 16 frames in 4
+# groups, 4 exits; the cells read them from the checkpoint), trained on all 16 classes, is
+# evaluated with the four schemes: full inference, depth axis (a), input axis with the strided
+# order (c) and unified (d), on the scene and on the temporal test clips separately. Thresholds
+# always come from the validation split. The scene / temporal split is MiniActions'; on another
+# dataset (the paper profile) the cells report all test clips only.
 #
 # Command line: `python -m dynamic_inference evaluate --checkpoint checkpoints/tiny_online.pt
 # --split test --scheme unified --json out.json` (its `top1_by_group` holds the per-group top-1).
@@ -36,8 +38,16 @@ from dynamic_inference.calibrate import (
 )
 from dynamic_inference.checkpoint import load_checkpoint
 from dynamic_inference.cost import calibration_costs, exit_costs, full_cost
+from dynamic_inference.exercises import check
 from dynamic_inference.flops import cost_table
 from dynamic_inference.logits import LogitCache, SplitLogits, order_for, split_logits
+from dynamic_inference.paper import (
+    DATASETS,
+    FLOPS_CUTS,
+    KINETICS_400,
+    SOMETHING_SOMETHING,
+    UCF_HMDB,
+)
 from dynamic_inference.profiles import profile
 from dynamic_inference.schemes import make_scheme, simulate
 
@@ -54,7 +64,7 @@ PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-sca
 # threshold, or one threshold per exit by coordinate descent) whose **validation** loss plus one
 # paired standard error is within 0.5 pt of full inference (chapter 4); the test split is then
 # run once with those frozen thresholds. The
-# reference cost is full inference: the last exit on all 16 frames, the earlier heads not
+# reference cost is full inference: the last exit on all T frames, the earlier heads not
 # evaluated.
 
 # %%
@@ -67,10 +77,12 @@ FULL_G = full_cost(TABLE, cfg.frames)  # full inference: all frames, the last he
 SCHEMES = {
     "full": make_scheme("full"),
     "depth (a)": make_scheme("depth"),
-    "input strided (c)": make_scheme("input", 4, "strided", cfg.seed),
-    "unified (d)": make_scheme("unified", 4, "strided", cfg.seed),
+    "input strided (c)": make_scheme("input", cfg.groups, "strided", cfg.seed),
+    "unified (d)": make_scheme("unified", cfg.groups, "strided", cfg.seed),
 }
-GROUPS = ("scene", "temporal")
+# the scene / temporal split is MiniActions' (its records carry the class group); on another
+# dataset the cells below report all test clips only
+GROUPS = ("scene", "temporal") if cfg.dataset == "mini" else ()
 
 
 def logits_of(scheme, split):
@@ -93,13 +105,15 @@ print(f"checkpoint: {CKPT.name} ({cfg.model}, shift {cfg.shift}, {cfg.frames} fr
 for g in GROUPS:
     print(f"{g:>8}: {len(subset(val_all, g).labels)} val clips, "
           f"{len(subset(test_all, g).labels)} test clips")
+if not GROUPS:
+    print(f"{cfg.dataset}: no scene / temporal class groups (MiniActions only): all clips only")
 
 # %% [markdown]
 # ## One model, one set of thresholds, two kinds of video
 #
 # Thresholds are calibrated on all of val (both groups), as a deployed model would be; the test
 # result is then split by class group. Columns: top-1, GFLOPs per video, the cut against full
-# inference, and where the videos stopped on average (frames processed, exit index 1-4).
+# inference, and where the videos stopped on average (frames processed, exit index 1..K).
 
 # %%
 results = {}
@@ -170,8 +184,10 @@ for name, res in results.items():
 # the unified scheme at its validation thresholds the red dot.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=False)
-for ax, g in zip(axes, GROUPS):
+if not GROUPS:
+    print("per-group curves: MiniActions only (no scene / temporal groups in this dataset)")
+fig, axes = plt.subplots(1, max(len(GROUPS), 1), figsize=(10, 3.8), squeeze=False)
+for ax, g in zip(axes[0], GROUPS):
     curves = {}
     for name in ("depth (a)", "unified (d)"):
         res, sch = results[name], SCHEMES[name]
@@ -190,40 +206,72 @@ fig.tight_layout()
 # %% [markdown]
 # ## Next to the paper
 #
-# The paper's rows, *quoted* from its slides (its numbers, not ours). The cut is computed here
-# from the quoted GFLOPs against the paper's own full-inference reference of the same backbone
-# (MSDNet-38 full: 52 G; ResNet-50: TSM 16 frames, 64 G in its Kinetics/UCF table and 65 G in its
-# Something-Something table). The UCF-101/HMDB-51 table of the slides is garbled; its rows are
-# read as MSDNet-38 UCF 15.8 G, ResNet-50 UCF 18.5 G, ResNet-50 HMDB 34.4 G.
+# The paper's rows, *quoted* from its slides (its numbers, not ours), every "Proposed" row of its
+# three tables (`dynamic_inference.paper`). The cut is computed here from the quoted GFLOPs
+# against the paper's own full-inference reference of the same backbone: MSDNet-38's full row
+# (52 G, top-1 given on Kinetics-400 only); for ResNet-50, TSM ResNet-50 with 16 frames (64 G in
+# the Kinetics/UCF/HMDB tables, 65 G in the Something-Something table); the tables have no full
+# ResNet-101 row, so its cut is left open. The UCF-101/HMDB-51 table of the slides is garbled;
+# `paper.UCF_HMDB` states how its rows are read (the MSDNet-38 pair gives the slides' ~70% and
+# ~44%).
 
 # %%
-paper = [  # kind, dataset, backbone, dynamic GFLOPs, dynamic top-1, full GFLOPs, full top-1
-    ("scene", "Kinetics-400", "MSDNet-38", 26.5, 71.20, 52, 71.17),
-    ("scene", "Kinetics-400", "ResNet-50", 35.0, 72.57, 64, 72.5),
-    ("scene", "UCF-101", "MSDNet-38", 15.8, 94.2, 52, None),
-    ("scene", "UCF-101", "ResNet-50", 18.5, 94.7, 64, 94.5),
-    ("scene", "HMDB-51", "ResNet-50", 34.4, 72.34, 64, 70.7),
-    ("temporal", "Sth-Sth v1", "MSDNet-38", 38.4, 46.5, 52, None),
-    ("temporal", "Sth-Sth v1", "ResNet-50", 52.8, 45.2, 65, 44.8),
-    ("temporal", "Sth-Sth v2", "MSDNet-38", 35.4, 60.0, 52, None),
-    ("temporal", "Sth-Sth v2", "ResNet-50", 48.0, 58.2, 65, 58.7),
-]
-print(f"{'kind':<10}{'dataset':<14}{'backbone':<11}{'dyn G':>7}{'top-1':>7}{'full G':>8}"
+KIND = {d.name.replace("Something-Something", "Sth-Sth"): d.kind for d in DATASETS}
+
+
+def paper_rows():
+    """(dataset, backbone, dynamic GFLOPs, dynamic top-1) of every "Proposed" row of the
+    paper's tables (its MSDNet-38 (Full) row is the reference, not a row)."""
+    rows = [("Kinetics-400", r.backbone, r.gflops, r.top1) for r in KINETICS_400
+            if r.method == "Proposed" and "(Full)" not in r.backbone]
+    rows += [("UCF-101" if r.ucf101 is not None else "HMDB-51", r.backbone, r.gflops,
+              r.ucf101 if r.ucf101 is not None else r.hmdb51)
+             for r in UCF_HMDB if r.method == "Proposed"]
+    for version in ("v1", "v2"):
+        rows += [(f"Sth-Sth {version}", r.backbone, getattr(r, f"gflops_{version}"),
+                  getattr(r, f"{version}_top1")) for r in SOMETHING_SOMETHING
+                 if r.method == "Proposed"]
+    return rows
+
+
+def paper_full(dataset, backbone):
+    """The paper's full-inference reference (GFLOPs, top-1 or None) of a backbone on a dataset:
+    MSDNet-38's own full row (top-1 given on Kinetics-400 only); for ResNet-50 the TSM
+    ResNet-50 16-frame row of the same table; none for ResNet-101 (the tables give no full
+    ResNet-101 row)."""
+    if backbone == "MSDNet-38":
+        full = next(r for r in KINETICS_400 if r.backbone == "MSDNet-38 (Full)")
+        return full.gflops, full.top1 if dataset == "Kinetics-400" else None
+    if backbone != "ResNet-50":
+        return None, None
+    if dataset == "Kinetics-400":
+        r = next(r for r in KINETICS_400 if (r.method, r.backbone, r.frames)
+                 == ("TSM", "ResNet-50", 16))
+        return r.gflops, r.top1
+    if dataset in ("UCF-101", "HMDB-51"):
+        r = next(r for r in UCF_HMDB if r.method == "TSM 16F")
+        return r.gflops, r.ucf101 if dataset == "UCF-101" else r.hmdb51
+    r = next(r for r in SOMETHING_SOMETHING if r.method == "TSM 16F")
+    version = dataset.split()[-1]
+    return getattr(r, f"gflops_{version}"), getattr(r, f"{version}_top1")
+
+
+print(f"{'kind':<10}{'dataset':<14}{'backbone':<12}{'dyn G':>7}{'top-1':>7}{'full G':>8}"
       f"{'top-1':>7}{'cut':>6}")
-for kind, ds, bb, g, a, fg, fa in paper:
-    fa_s = f"{fa:.1f}" if fa is not None else "-"
-    print(f"{kind:<10}{ds:<14}{bb:<11}{g:>7.1f}{a:>7.1f}{fg:>8}{fa_s:>7}"
-          f"{100 * (1 - g / fg):>5.0f}%")
-print("slides' figures: Kinetics-400 ~50% (~53% without online shift), UCF-101 ~70%, "
-      "HMDB-51 ~44%")
+for ds, bb, g, a in paper_rows():
+    fg, fa = paper_full(ds, bb)
+    cut = "-" if fg is None else f"{100 * (1 - g / fg):.0f}%"
+    print(f"{KIND[ds]:<10}{ds:<14}{bb:<12}{g:>7.1f}{a:>7.2f}{'-' if fg is None else fg:>8}"
+          f"{'-' if fa is None else f'{fa:.2f}':>7}{cut:>6}")
+print("slides' figures: " + ", ".join(f"{c.dataset} ~{c.cut_pct:g}% ({c.setting})"
+                                      for c in FLOPS_CUTS))
 print()
-print("ours, MiniActions test, thresholds from val (all val / the group's own val):")
+print(f"ours, {cfg.dataset} test, thresholds from val (all val / the group's own val):")
 for name in ("depth (a)", "input strided (c)", "unified (d)"):
     r = results[name]
-    print(f"  {name:<18} scene cut {round(r['scene']['cut']):>3d}% / "
-          f"{round(per_group[(name, 'scene')]['cut']):>3d}%   temporal cut "
-          f"{round(r['temporal']['cut']):>3d}% / "
-          f"{round(per_group[(name, 'temporal')]['cut']):>3d}%")
+    print(f"  {name:<18} all cut {round(r['all']['cut']):>3d}%" + "".join(
+        f"   {g} cut {round(r[g]['cut']):>3d}% / {round(per_group[(name, g)]['cut']):>3d}%"
+        for g in GROUPS))
 
 # %% [markdown]
 # **What is comparable.** The *relative* cut against the same network's full inference, and its
@@ -253,11 +301,12 @@ from dynamic_inference.evaluate import run_engine  # noqa: E402
 from dynamic_inference.logits import load_split  # noqa: E402
 
 clips = load_split(cfg, "test", P.data, preload=True)
-idx = {g: [i for i, r in enumerate(clips.records) if r.group == g] for g in GROUPS}
+PARTS = GROUPS or ("all",)  # the subsets timed separately
+idx = {g: [i for i, r in enumerate(clips.records) if g == "all" or r.group == g] for g in PARTS}
 wall = {}  # (scheme, group) -> seconds
 for name, sch in SCHEMES.items():
     res = results[name]
-    for g in GROUPS:
+    for g in PARTS:
         out = run_engine(model, sch, res["thr"], res["exit_cost"], cfg, Subset(clips, idx[g]),
                          order_for(sch, cfg), device=P.device)
         wall[(name, g)] = out.wall_s
@@ -267,8 +316,8 @@ print(f"{'scheme':<19}{'subset':<10}{'clips/s':>9}{'full clips/s':>14}{'wall x':
 for name in list(SCHEMES)[1:]:
     for g in ("all",) + GROUPS:
         n = len(clips) if g == "all" else len(idx[g])
-        t = sum(wall[(name, h)] for h in GROUPS) if g == "all" else wall[(name, g)]
-        tf = sum(wall[("full", h)] for h in GROUPS) if g == "all" else wall[("full", g)]
+        t = sum(wall[(name, h)] for h in PARTS) if g == "all" else wall[(name, g)]
+        tf = sum(wall[("full", h)] for h in PARTS) if g == "all" else wall[("full", g)]
         flops_x = FULL_G / results[name][g]["gflops"]
         print(f"{name if g == 'all' else '':<19}{g:<10}{n / t:>9.0f}{n / tf:>14.0f}"
               f"{tf / t:>8.2f}{flops_x:>9.2f}{tf / t / flops_x:>12.2f}")
@@ -300,9 +349,9 @@ for name in list(SCHEMES)[1:]:
 #
 # **Differs**: (1) on the temporal clips the input axis cuts about half the FLOPs (53% with the
 # all-val thresholds), far more than the paper's Something-Something rows, and slightly more
-# than the unified scheme (50%): with the strided order the first 4 frames already span the clip,
-# and the model, weak on motion (49% full-inference top-1 on the temporal classes), gains little
-# from more frames, so waiting for them rarely changes its answer. (2) With one set of
+# than the unified scheme (50%): with the strided order the first group of frames already spans
+# the clip, and the model, weak on motion (49% full-inference top-1 on the temporal classes),
+# gains little from more frames, so waiting for them rarely changes its answer. (2) With one set of
 # thresholds for all clips the scene classes get 94.2-95.0% against 95.0% for full inference and
 # the temporal ones 47.2-49.0% against 49.0%; the paper's rows are about as accurate as full
 # inference or above it (HMDB-51: 72.3% vs 70.7%). (3) The depth axis alone saves nothing on
@@ -310,14 +359,54 @@ for name in list(SCHEMES)[1:]:
 # (4) With the temporal clips' own val (400 clips), no depth setting that passed the rule was
 # cheaper than full inference, so it fell back to "only the last point answers": full
 # inference, 0% cut (the heads of the other exits are then not run). The other schemes cut
-# about as much with a group's own val as with all of val. (5) Wall clock (1 CPU thread): the
-# input axis turns most of its FLOPs saving into time, the depth axis less, and the unified
-# scheme falls furthest short of its FLOPs speed-up, most on the scene clips: a clip that stops
-# after 4 frames at exit 1 costs about a twentieth of full inference in FLOPs, but the fixed cost
-# per decision point (a batch of 4 frames per group, compaction, the stop test) does not shrink
-# with it.
+# within a few points of the all-val figure with a group's own val (temporal: 48% against 53%
+# and 50%; scene: unchanged). (5) Wall clock (1 CPU thread): the engine turns a large part of
+# each FLOPs saving into time, but how large changes from run to run on a shared machine (read
+# the ratios in the table above). Where it falls short, the cause is the fixed cost per decision
+# point (a call per group of frames, compaction, the stop test), which does not shrink with the
+# FLOPs: a clip that stops in the first group at exit 1 costs about a twentieth of full
+# inference in FLOPs, not in time.
 #
-# **Why**: a scene class is visible in one frame at a shallow exit (chapter 8: 152 of 400 scene
-# clips stop at exit 1 of the depth scheme, nearly all of them correct), while a temporal class
-# needs motion seen by the deepest features (371 of 400 temporal clips reach exit 4), so the
-# depth axis has less to skip on temporal data, in our mini setting as in the paper's.
+# **Why**: a scene class is visible in one frame at a shallow exit (the depth scheme's scene
+# clips stop at exit 1.89 on average; chapter 8 shows which), while a temporal class needs
+# motion seen by the deepest features (mean exit 3.90), so the depth axis has less to skip on
+# temporal data, in our mini setting as in the paper's.
+#
+# ## Exercises
+#
+# **7.1** One shared threshold of 0.9 at every decision point of the unified scheme: what FLOPs
+# cut (in %, against full inference) does it give on the **scene** test clips? Price it with the
+# heads it runs (`exit_costs(TABLE, sch, thresholds)`) and simulate it on the scene clips'
+# logits (`subset`). (MiniActions only: other datasets have no scene / temporal groups.)
+
+# %%
+# EXERCISE 7.1
+cut_at_09 = None  # your number, in %
+
+# %%
+if GROUPS:
+    uni = SCHEMES["unified (d)"]
+    scene_test = subset(results["unified (d)"]["test"], "scene")
+    shared = [0.9] * uni.num_points(model.num_exits)
+    at_09 = simulate(uni, scene_test.frame_logits, scene_test.labels,
+                     exit_costs(TABLE, uni, shared), shared)
+    _ = check("7.1", cut_at_09, 100 * (1 - at_09.mean_cost / FULL_G), tol=0.5)
+else:
+    print("(7.1 needs the MiniActions scene classes)")
+
+# %% [markdown]
+# **7.2** The input axis on the **temporal** test clips: by how many points does its FLOPs cut
+# change when its thresholds come from the temporal val clips only instead of all of val
+# (negative: it cuts less)? Read it from the tables above, unrounded (`results`, `per_group`).
+
+# %%
+# EXERCISE 7.2
+cut_change = None  # your number, in points
+
+# %%
+if GROUPS:
+    name = "input strided (c)"
+    _ = check("7.2", cut_change,
+              per_group[(name, "temporal")]["cut"] - results[name]["temporal"]["cut"], tol=0.05)
+else:
+    print("(7.2 needs the MiniActions temporal classes)")

@@ -29,6 +29,7 @@ from dynamic_inference.checkpoint import load_checkpoint
 from dynamic_inference.cost import calibration_costs, exit_costs
 from dynamic_inference.data.datasets import DatasetConfig, VideoDataset
 from dynamic_inference.data.video import TransformConfig
+from dynamic_inference.exercises import check
 from dynamic_inference.flops import cost_table
 from dynamic_inference.logits import LogitCache, order_for, split_logits
 from dynamic_inference.profiles import profile
@@ -42,8 +43,11 @@ PROFILE = "mini"  # "paper": the same cells on a real dataset root and paper-sca
 # %% [markdown]
 # ## Where the test videos stop
 #
-# The depth scheme (a): exits 1-4 on all 16 frames. The unified scheme (d): 4 groups of 4
-# frames (strided order, coarse to fine) x 4 exits, visited (g1: e1..e4), (g2: e1..e4), ...
+# The depth scheme (a): exits 1..K on all T frames. The unified scheme (d): G groups of T/G
+# frames (strided order, coarse to fine, chapter 5) x K exits, visited (g1: e1..eK),
+# (g2: e1..eK), ... (MiniActions: 16 frames, 4 groups, 4 exits). The split by scene / temporal
+# class, the recorded difficulty and the evidence windows are MiniActions' (its records carry
+# them); on another dataset the cells report all clips together and skip those analyses.
 
 # %%
 P = profile(PROFILE)
@@ -51,11 +55,12 @@ CKPT = P.checkpoint("online")
 model, cfg, _ = load_checkpoint(CKPT, device=P.device)
 cache = LogitCache()  # decoded clips and logits, reused by the cells of this chapter
 TABLE = cost_table(model, cfg.input_size)  # per-frame GFLOPs of stem, stages and heads
-K = model.num_exits
-GROUPS = ("scene", "temporal")
+K, G = model.num_exits, cfg.groups
+MINI = cfg.dataset == "mini"  # records with class group, difficulty and evidence window
+GROUPS = ("scene", "temporal") if MINI else ("all",)
 runs = {}
 for name, sch in (("depth", make_scheme("depth")),
-                  ("unified", make_scheme("unified", 4, "strided", cfg.seed))):
+                  ("unified", make_scheme("unified", G, "strided", cfg.seed))):
     costs, heads = calibration_costs(TABLE, sch, cfg.frames)  # priced by the heads they run
     perm = order_for(sch, cfg)
     val = split_logits(model, cfg, "val", perm, P.data, device=P.device, cache=cache)
@@ -69,7 +74,7 @@ for name, sch in (("depth", make_scheme("depth")),
                   "names": [p.name if sch.groups > 1 else f"exit {p.exit}" for p in pts],
                   "conf": conf.gather(1, sim.stop[:, None]).squeeze(1)}
 records = runs["depth"]["test"].records
-group_of = [r.group for r in records]
+group_of = [r.group if MINI else "all" for r in records]
 
 sim, points = runs["depth"]["sim"], runs["depth"]["points"]
 print("depth scheme: videos stopping at each exit (top-1 of those videos)")
@@ -86,9 +91,9 @@ sim, points = runs["unified"]["sim"], runs["unified"]["points"]
 print("\nunified scheme: videos stopping at each (group, exit)")
 for g in GROUPS:
     m = torch.tensor([x == g for x in group_of])
-    counts = torch.bincount(sim.stop[m], minlength=len(points)).view(4, K)
+    counts = torch.bincount(sim.stop[m], minlength=len(points)).view(G, K)
     print(f"{g:<10}" + "".join(f"{'e' + str(k + 1):>6}" for k in range(K)))
-    for gi in range(4):
+    for gi in range(G):
         print(f"{'  g' + str(gi + 1):<10}" + "".join(f"{int(c):>6}" for c in counts[gi]))
 
 # %% [markdown]
@@ -105,6 +110,11 @@ strip_data = VideoDataset(records, DatasetConfig(
     n_frames=8, train=False, transform=TransformConfig(dtype="uint8")))
 
 
+def difficulty(i):
+    """The recorded appearance difficulty of test clip i (MiniActions; 0 elsewhere)."""
+    return getattr(records[i], "difficulty", 0.0) if MINI else 0.0
+
+
 def pick(run, point_ids, n=2):
     """Up to n correct videos stopping at one of ``point_ids``: the median-difficulty scene
     and temporal clip first, then further median clips of other classes."""
@@ -113,11 +123,11 @@ def pick(run, point_ids, n=2):
             if int(s.stop[i]) in point_ids and bool(s.correct[i])]
     chosen = []
     for g in GROUPS:
-        c = sorted((i for i in cand if group_of[i] == g), key=lambda i: records[i].difficulty)
+        c = sorted((i for i in cand if group_of[i] == g), key=difficulty)
         if c:
             chosen.append(c[len(c) // 2])
     rest = sorted((i for i in cand if records[i].label not in {records[j].label for j in chosen}),
-                  key=lambda i: records[i].difficulty)
+                  key=difficulty)
     while len(chosen) < n and rest:
         chosen.append(rest.pop(len(rest) // 2))
         rest = [i for i in rest if records[i].label != records[chosen[-1]].label]
@@ -126,6 +136,9 @@ def pick(run, point_ids, n=2):
 
 def title(run, i):
     r, s = records[i], run["sim"]
+    if not MINI:
+        return (f"{run['names'][int(s.stop[i])]}: {r.label_name}, "
+                f"confidence {float(run['conf'][i]):.2f}")
     window = ("throughout" if r.extra.get("outside") == "none" else
               f"frames {r.evidence_start}-{r.evidence_start + r.evidence_length - 1} "
               f"of {r.extra['n_frames']}")
@@ -151,95 +164,104 @@ show(runs["depth"], depth_picks, "depth scheme: two test clips per exit (first t
 # %% [markdown]
 # ## The same for the unified scheme
 #
-# Two clips that stopped at the very first decision point (4 frames, exit 1) and two from the
-# latest group at which any clip stopped (the val-chosen thresholds may stop every clip before
-# the last group).
+# Two clips that stopped at the very first decision point (the first group of frames, exit 1)
+# and two from the latest group at which any clip stopped (the val-chosen thresholds may stop
+# every clip before the last group).
 
 # %%
 stopped_groups = {runs["unified"]["points"][int(i)].group for i in runs["unified"]["sim"].stop}
 latest = max(stopped_groups)
 late_points = {p for p, pt in enumerate(runs["unified"]["points"]) if pt.group == latest}
 uni_picks = pick(runs["unified"], {0}) + pick(runs["unified"], late_points)
-print(f"latest group at which clips stopped: {latest} of 4")
+print(f"latest group at which clips stopped: {latest} of {G}")
 show(runs["unified"], uni_picks,
      f"unified scheme: first decision point (top) vs group {latest} (bottom)")
 
 # %% [markdown]
 # ## Stop point against the recorded difficulty
 #
-# Left: the mean exit of the depth scheme per appearance-difficulty bin. Right: the mean number
-# of frames the unified scheme processed, by evidence window (the clip shows its class
+# MiniActions only (the difficulty and the evidence window are recorded when its clips are
+# made). Left: the mean exit of the depth scheme per appearance-difficulty bin. Right: the mean
+# number of frames the unified scheme processed, by evidence window (the clip shows its class
 # throughout, or only in a window of 13-16, 9-12 or 6-8 source frames out of 32-48). Scene and
 # temporal clips separately; all test clips, correct or not.
 
 # %%
-def evidence_bin(r):
-    if r.extra.get("outside") == "none":
-        return "throughout"
-    n = r.evidence_length
-    return "13-16" if n >= 13 else ("9-12" if n >= 9 else "6-8")
+if not MINI:
+    print("stop point against recorded difficulty: MiniActions only (other datasets record "
+          "neither difficulty nor evidence windows)")
+else:
+    def evidence_bin(r):
+        if r.extra.get("outside") == "none":
+            return "throughout"
+        n = r.evidence_length
+        return "13-16" if n >= 13 else ("9-12" if n >= 9 else "6-8")
 
 
-D_BINS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01)]
-E_BINS = ["throughout", "13-16", "9-12", "6-8"]
-d_stop = torch.tensor([runs["depth"]["points"][s].exit for s in runs["depth"]["sim"].stop.tolist()],
-                      dtype=torch.float)
-u_pts = runs["unified"]["points"]
-u_frames = torch.tensor([u_pts[s].group * cfg.frames // 4
-                         for s in runs["unified"]["sim"].stop.tolist()], dtype=torch.float)
-u_exit = torch.tensor([u_pts[s].exit for s in runs["unified"]["sim"].stop.tolist()],
-                      dtype=torch.float)
-diff = torch.tensor([r.difficulty for r in records])
-ebin = [evidence_bin(r) for r in records]
+    D_BINS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.01)]
+    E_BINS = ["throughout", "13-16", "9-12", "6-8"]
+    d_pts = runs["depth"]["points"]
+    d_stop = torch.tensor([d_pts[s].exit for s in runs["depth"]["sim"].stop.tolist()],
+                          dtype=torch.float)
+    u_pts = runs["unified"]["points"]
+    u_frames = torch.tensor([u_pts[s].group * cfg.frames // G
+                             for s in runs["unified"]["sim"].stop.tolist()], dtype=torch.float)
+    u_exit = torch.tensor([u_pts[s].exit for s in runs["unified"]["sim"].stop.tolist()],
+                          dtype=torch.float)
+    diff = torch.tensor([r.difficulty for r in records])
+    ebin = [evidence_bin(r) for r in records]
 
 
-def mean_by(values, masks):
-    return [values[m].mean().item() if m.any() else float("nan") for m in masks]
+    def mean_by(values, masks):
+        return [values[m].mean().item() if m.any() else float("nan") for m in masks]
 
 
-table = {}
-for g in GROUPS:
-    gm = torch.tensor([x == g for x in group_of])
-    dm = [gm & (diff >= lo) & (diff < hi) for lo, hi in D_BINS]
-    em = [gm & torch.tensor([b == e for b in ebin]) for e in E_BINS]
-    table[g] = {"n_diff": [int(m.sum()) for m in dm], "n_ev": [int(m.sum()) for m in em],
-                "depth_exit_by_diff": mean_by(d_stop, dm), "depth_exit_by_ev": mean_by(d_stop, em),
-                "uni_exit_by_diff": mean_by(u_exit, dm),
-                "uni_frames_by_diff": mean_by(u_frames, dm),
-                "uni_frames_by_ev": mean_by(u_frames, em)}
+    table = {}
+    for g in GROUPS:
+        gm = torch.tensor([x == g for x in group_of])
+        dm = [gm & (diff >= lo) & (diff < hi) for lo, hi in D_BINS]
+        em = [gm & torch.tensor([b == e for b in ebin]) for e in E_BINS]
+        table[g] = {"n_diff": [int(m.sum()) for m in dm], "n_ev": [int(m.sum()) for m in em],
+                    "depth_exit_by_diff": mean_by(d_stop, dm),
+                    "depth_exit_by_ev": mean_by(d_stop, em),
+                    "uni_exit_by_diff": mean_by(u_exit, dm),
+                    "uni_frames_by_diff": mean_by(u_frames, dm),
+                    "uni_frames_by_ev": mean_by(u_frames, em)}
 
-print("appearance difficulty bin   " + "".join(f"{f'{lo:.1f}-{min(hi, 1):.1f}':>10}"
-                                             for lo, hi in D_BINS))
-for g in GROUPS:
-    t = table[g]
-    print(f"{g:<9} clips                " + "".join(f"{n:>10}" for n in t["n_diff"]))
-    for label, key, fmt in (("depth: mean exit", "depth_exit_by_diff", ".2f"),
-                            ("unified: mean exit", "uni_exit_by_diff", ".2f"),
-                            ("unified: mean frames", "uni_frames_by_diff", ".1f")):
-        print(f"{'':<9} {label:<21}" + "".join(f"{v:>10{fmt}}" for v in t[key]))
-print("\nevidence window            " + "".join(f"{e:>12}" for e in E_BINS))
-for g in GROUPS:
-    t = table[g]
-    print(f"{g:<9} clips               " + "".join(f"{n:>12}" for n in t["n_ev"]))
-    print(f"{'':<9} unified: mean frames" + "".join(f"{v:>12.1f}" for v in t["uni_frames_by_ev"]))
-    print(f"{'':<9} depth: mean exit    " + "".join(f"{v:>12.2f}" for v in t["depth_exit_by_ev"]))
+    print("appearance difficulty bin   " + "".join(f"{f'{lo:.1f}-{min(hi, 1):.1f}':>10}"
+                                                 for lo, hi in D_BINS))
+    for g in GROUPS:
+        t = table[g]
+        print(f"{g:<9} clips                " + "".join(f"{n:>10}" for n in t["n_diff"]))
+        for label, key, fmt in (("depth: mean exit", "depth_exit_by_diff", ".2f"),
+                                ("unified: mean exit", "uni_exit_by_diff", ".2f"),
+                                ("unified: mean frames", "uni_frames_by_diff", ".1f")):
+            print(f"{'':<9} {label:<21}" + "".join(f"{v:>10{fmt}}" for v in t[key]))
+    print("\nevidence window            " + "".join(f"{e:>12}" for e in E_BINS))
+    for g in GROUPS:
+        t = table[g]
+        print(f"{g:<9} clips               " + "".join(f"{n:>12}" for n in t["n_ev"]))
+        print(f"{'':<9} unified: mean frames"
+              + "".join(f"{v:>12.1f}" for v in t["uni_frames_by_ev"]))
+        print(f"{'':<9} depth: mean exit    "
+              + "".join(f"{v:>12.2f}" for v in t["depth_exit_by_ev"]))
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-centres = [(lo + min(hi, 1.0)) / 2 for lo, hi in D_BINS]
-for g, mk in zip(GROUPS, "os"):
-    axes[0].plot(centres, table[g]["depth_exit_by_diff"], "-" + mk, label=g)
-    axes[1].plot(range(len(E_BINS)), table[g]["uni_frames_by_ev"], "-" + mk, label=g)
-axes[0].set_xlabel("appearance difficulty (recorded)")
-axes[0].set_ylabel("mean exit of the depth scheme")
-axes[0].set_yticks(range(1, K + 1))
-axes[1].set_xticks(range(len(E_BINS)), ["throughout"] + [f"{e} frames" for e in E_BINS[1:]])
-axes[1].set_xlabel("evidence window (source frames)")
-axes[1].set_ylabel("mean frames processed (unified)")
-axes[1].set_ylim(0, cfg.frames + 1)
-for ax in axes:
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-fig.tight_layout()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    centres = [(lo + min(hi, 1.0)) / 2 for lo, hi in D_BINS]
+    for g, mk in zip(GROUPS, "os"):
+        axes[0].plot(centres, table[g]["depth_exit_by_diff"], "-" + mk, label=g)
+        axes[1].plot(range(len(E_BINS)), table[g]["uni_frames_by_ev"], "-" + mk, label=g)
+    axes[0].set_xlabel("appearance difficulty (recorded)")
+    axes[0].set_ylabel("mean exit of the depth scheme")
+    axes[0].set_yticks(range(1, K + 1))
+    axes[1].set_xticks(range(len(E_BINS)), ["throughout"] + [f"{e} frames" for e in E_BINS[1:]])
+    axes[1].set_xlabel("evidence window (source frames)")
+    axes[1].set_ylabel("mean frames processed (unified)")
+    axes[1].set_ylim(0, cfg.frames + 1)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
 
 # %% [markdown]
 # ## Discussion
@@ -282,3 +304,35 @@ fig.tight_layout()
 # the picture is clean; a temporal class is a property of motion, which the tiny network only
 # resolves at its deepest exit and after more frames, and a short evidence window hides it from
 # the first groups of frames.
+#
+# The scene / temporal rows, the difficulty bins and the evidence windows above are MiniActions'
+# (recorded when the clips were made); on another dataset the stop tables report all clips
+# together and the difficulty analysis is skipped.
+#
+# ## Exercises
+#
+# **8.1** How many test clips does the unified scheme answer at its very first decision point
+# (the first group of frames, exit 1)?
+
+# %%
+# EXERCISE 8.1
+first_point = None  # your number of clips
+
+# %%
+_ = check("8.1", first_point, int((runs["unified"]["sim"].stop == 0).sum()), tol=0)
+
+# %% [markdown]
+# **8.2** Of the test clips that the depth scheme sends to its last exit, what share (in %) does
+# the unified scheme answer within its first group of frames? (`runs[...]["sim"].stop` holds each
+# clip's stop point, an index into `runs[...]["points"]`.)
+
+# %%
+# EXERCISE 8.2
+share_first_group = None  # your number, in %
+
+# %%
+_last = runs["depth"]["sim"].stop == len(runs["depth"]["points"]) - 1
+_group1 = torch.tensor([runs["unified"]["points"][s].group == 1
+                        for s in runs["unified"]["sim"].stop.tolist()])
+_ = check("8.2", share_first_group, 100 * (_group1 & _last).sum().item() / _last.sum().item(),
+          tol=0.1)
