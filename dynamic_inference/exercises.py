@@ -62,15 +62,15 @@ def _mismatch(got: Answer, expected: Answer, tol: float) -> str | None:
     raise TypeError(f"check() cannot compare answers of type {type(expected).__name__}")
 
 
-def check(label: str, got: Answer, expected: Answer, tol: float = 1e-6) -> bool:
-    """Print whether the answer ``got`` to exercise ``label`` equals ``expected``; True if so.
+def check(label: str, got: Answer, expected: Answer, tol: float = 1e-6) -> None:
+    """Print whether the answer ``got`` to exercise ``label`` equals ``expected`` (one line; it
+    returns nothing, so a notebook cell ending with it shows only that line).
 
     Numbers agree within the absolute tolerance ``tol`` (give e.g. ``tol=0.5`` for a percentage
     read off a table); integer and boolean tensors, strings and booleans must be equal.
     """
     if got is None:
         print(f"exercise {label}: not answered yet")
-        return False
+        return
     why = _mismatch(got, expected, tol)
     print(f"exercise {label}: correct" if why is None else f"exercise {label}: not yet ({why})")
-    return why is None

@@ -46,9 +46,8 @@ SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
     ],
 )
 def test_check_says_correct_only_for_the_right_answer(capsys, got, expected, tol, verdict):
-    ok = check("9.9", got, expected, tol)
+    assert check("9.9", got, expected, tol) is None
     assert capsys.readouterr().out == f"exercise 9.9: {verdict}\n"
-    assert ok == (verdict == "correct")
 
 
 def test_with_solutions_replaces_exactly_the_exercise_cells(bn):

@@ -257,7 +257,7 @@ def strided_order(T: int, G: int) -> list[int]:
 
 # %%
 mine = [strided_order(8, 2), strided_order(16, 4)]
-_ = check("5.1", None if None in mine else mine,
+check("5.1", None if None in mine else mine,
       [frame_order("strided", 8, 2).tolist(), frame_order("strided", 16, 4).tolist()], tol=0)
 
 # %% [markdown]
@@ -271,7 +271,7 @@ answer_order = None  # your answer, a name
 
 # %%
 first_group = {order: ev.sim.stop_histogram[0] for order, ev in evals.items()}
-_ = check("5.2", answer_order, max(first_group, key=first_group.get))
+check("5.2", answer_order, max(first_group, key=first_group.get))
 
 # %% [markdown]
 # **5.3** How many frames does the strided order process per test video on average at its
@@ -282,4 +282,4 @@ _ = check("5.2", answer_order, max(first_group, key=first_group.get))
 mean_frames = None  # your number
 
 # %%
-_ = check("5.3", mean_frames, n * (evals["strided"].sim.stop + 1).double().mean().item(), tol=0.05)
+check("5.3", mean_frames, n * (evals["strided"].sim.stop + 1).double().mean().item(), tol=0.05)

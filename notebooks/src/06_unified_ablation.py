@@ -169,7 +169,7 @@ def point_cost(g: int, k: int, n: int, exit_cost: list[float]) -> float:
 # %%
 every_head = exit_costs(table, sch)
 mine = [point_cost(p.group, p.exit, T // G, every_head) for p in sch.points(K)]
-_ = check("6.1", None if None in mine else torch.tensor(mine, dtype=torch.float64), costs,
+check("6.1", None if None in mine else torch.tensor(mine, dtype=torch.float64), costs,
           tol=1e-9)
 
 # %% [markdown]
@@ -184,7 +184,7 @@ offline_cut = None  # your number, in %
 # %%
 expected = evaluate(P.checkpoint("offline"), "test", "depth", data=P.data, device=P.device,
                     engine=False, cache=cache).reduction_pct
-_ = check("6.2", offline_cut, expected, tol=0.1)
+check("6.2", offline_cut, expected, tol=0.1)
 
 # %% [markdown]
 # **6.3** How many test clips does the unified scheme of the online model (the histogram above)
@@ -195,4 +195,4 @@ _ = check("6.2", offline_cut, expected, tol=0.1)
 first_group = None  # your number of clips
 
 # %%
-_ = check("6.3", first_group, int(sum(ev.sim.stop_histogram[:K])), tol=0)
+check("6.3", first_group, int(sum(ev.sim.stop_histogram[:K])), tol=0)

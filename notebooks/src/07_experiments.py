@@ -390,7 +390,7 @@ if GROUPS:
     shared = [0.9] * uni.num_points(model.num_exits)
     at_09 = simulate(uni, scene_test.frame_logits, scene_test.labels,
                      exit_costs(TABLE, uni, shared), shared)
-    _ = check("7.1", cut_at_09, 100 * (1 - at_09.mean_cost / FULL_G), tol=0.5)
+    check("7.1", cut_at_09, 100 * (1 - at_09.mean_cost / FULL_G), tol=0.5)
 else:
     print("(7.1 needs the MiniActions scene classes)")
 
@@ -406,7 +406,7 @@ cut_change = None  # your number, in points
 # %%
 if GROUPS:
     name = "input strided (c)"
-    _ = check("7.2", cut_change,
+    check("7.2", cut_change,
               per_group[(name, "temporal")]["cut"] - results[name]["temporal"]["cut"], tol=0.05)
 else:
     print("(7.2 needs the MiniActions temporal classes)")

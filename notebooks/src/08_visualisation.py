@@ -319,7 +319,7 @@ else:
 first_point = None  # your number of clips
 
 # %%
-_ = check("8.1", first_point, int((runs["unified"]["sim"].stop == 0).sum()), tol=0)
+check("8.1", first_point, int((runs["unified"]["sim"].stop == 0).sum()), tol=0)
 
 # %% [markdown]
 # **8.2** Of the test clips that the depth scheme sends to its last exit, what share (in %) does
@@ -334,5 +334,5 @@ share_first_group = None  # your number, in %
 _last = runs["depth"]["sim"].stop == len(runs["depth"]["points"]) - 1
 _group1 = torch.tensor([runs["unified"]["points"][s].group == 1
                         for s in runs["unified"]["sim"].stop.tolist()])
-_ = check("8.2", share_first_group, 100 * (_group1 & _last).sum().item() / _last.sum().item(),
+check("8.2", share_first_group, 100 * (_group1 & _last).sum().item() / _last.sum().item(),
           tol=0.1)
