@@ -11,6 +11,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from dynamic_inference import paper
@@ -232,3 +233,35 @@ def test_chapter7_prints_every_proposed_row() -> None:
     for ds, bb, g, a in expected:
         row = re.compile(rf"{re.escape(ds)}\s+{re.escape(bb)}\s+{g:.1f}\s+{a:.2f}\s")
         assert any(row.search(line) for line in lines), f"chapter 7 lacks {ds} {bb} {g} {a}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the closing "paper / ours" tables of chapters 2-4
+
+
+PAPER_OURS = {"02_observation": {"DEPTH_AXIS_EXAMPLE"},
+              "03_temporal_shift": {"COSTS", "FLOPS_CUTS", "KINETICS_400", "SOMETHING_SOMETHING"},
+              "04_depth_axis": {"FLOPS_CUTS", "KINETICS_400"}}
+
+
+@pytest.mark.parametrize("chapter", list(PAPER_OURS))
+def test_chapter_closes_with_a_paper_ours_table_read_from_paper_py(chapter: str) -> None:
+    source = SRC / f"{chapter}.py"
+    assert PAPER_OURS[chapter] <= paper_imports(source)
+    assert not inline_figures(source), f"{chapter} quotes paper figures inline"
+    headings = [line for line in source.read_text().splitlines() if line.startswith("# ## ")]
+    assert headings.index("# ## Paper / ours") == headings.index("# ## Exercises") - 1, chapter
+
+
+@pytest.mark.parametrize("chapter", list(PAPER_OURS))
+def test_saved_paper_ours_table_prints_both_sides(chapter: str) -> None:
+    nb = nbformat.read(SRC.parent / f"{chapter}.ipynb", as_version=4)
+    start = next(i for i, c in enumerate(nb.cells)
+                 if c.cell_type == "markdown" and "## Paper / ours" in c.source)
+    table = nb.cells[start + 1]
+    assert table.cell_type == "code", chapter
+    printed = "".join(o.get("text", "") for o in table.outputs if o.output_type == "stream")
+    header = printed.splitlines()[0].split()
+    assert header == ["paper", "ours", "difference"], chapter
+    assert any(line.split()[-1].startswith(("+", "-")) for line in printed.splitlines()[1:]), \
+        f"{chapter}: no row compares a paper figure with ours"
