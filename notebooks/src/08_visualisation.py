@@ -147,8 +147,11 @@ def title(run, i):
 
 
 def show(run, picks, heading):
-    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 1.25 * len(picks)))
-    for ax, i in zip(axes, picks):
+    if not picks:  # e.g. a tiny split where no clip is right at these points
+        print(f"{heading}: no correct clip to show")
+        return
+    fig, axes = plt.subplots(len(picks), 1, figsize=(8, 1.25 * len(picks)), squeeze=False)
+    for ax, i in zip(axes[:, 0], picks):
         plots.frame_strip(strip_data[i][0], title=title(run, i), ax=ax)
     fig.suptitle(heading, fontsize=10)
     fig.tight_layout()
