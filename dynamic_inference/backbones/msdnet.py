@@ -68,6 +68,7 @@ class MSDNetConfig:
     bn_factor: tuple[int, ...] = field(default=(1, 2, 4, 4))
     reduction: float = 0.5
     head_channels: int | None = None  # None: as many as the classifier's input (ImageNet)
+    patch_stem: int | None = None  # None: the ImageNet first layer; p: a p x p stride-p conv
     dropout: float = 0.0
 
     @property
@@ -85,6 +86,8 @@ class MSDNetConfig:
             raise ConfigError("n_blocks, base, step, channels and growth must be >= 1")
         if len(self.bn_factor) != self.n_scales or self.n_scales < 1:
             raise ConfigError("gr_factor and bn_factor need one entry per scale")
+        if self.patch_stem is not None and self.patch_stem not in (2, 4, 8):
+            raise ConfigError(f"patch_stem must be None, 2, 4 or 8, got {self.patch_stem!r}")
         if not 0.0 < self.reduction <= 1.0:
             raise ConfigError(f"reduction must be in (0, 1], got {self.reduction!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -100,17 +103,28 @@ def conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequ
 
 
 class FirstLayer(nn.Module):
-    """``(N*T, 3, H, W)`` -> one map per scale: ``[(NT, 32, H/4), (NT, 64, H/8), ...]``."""
+    """``(N*T, 3, H, W)`` -> one map per scale: ``[(NT, 32, H/4), (NT, 64, H/8), ...]``.
 
-    def __init__(self, channels: int, gr_factor: tuple[int, ...]) -> None:
+    ``patch_stem=p`` replaces the finest scale's 7x7 conv and max pool by one p x p stride-p conv
+    with BN and ReLU (finest scale at H/p; the mini MSDNet uses p = 4, i.e. H/4 as well)."""
+
+    def __init__(
+        self, channels: int, gr_factor: tuple[int, ...], patch_stem: int | None = None
+    ) -> None:
         super().__init__()
         c0 = channels * gr_factor[0]
-        convs = [
-            nn.Sequential(
+        if patch_stem is None:
+            first = nn.Sequential(
                 conv_bn_relu(3, c0, 7, stride=2),  # (NT, 32, H/2, W/2)
                 nn.MaxPool2d(3, stride=2, padding=1),  # (NT, 32, H/4, W/4)
             )
-        ]
+        else:
+            first = nn.Sequential(  # (NT, c0, H/p, W/p)
+                nn.Conv2d(3, c0, patch_stem, stride=patch_stem, bias=False),
+                nn.BatchNorm2d(c0),
+                nn.ReLU(inplace=True),
+            )
+        convs = [first]
         for s in range(1, len(gr_factor)):  # halve the resolution for each coarser scale
             convs.append(conv_bn_relu(channels * gr_factor[s - 1], channels * gr_factor[s], 3, 2))
         self.convs = nn.ModuleList(convs)
@@ -259,7 +273,7 @@ class MSDNet(MultiExitNet):
         n_layers = sum(steps)
         interval = math.ceil(n_layers / n_scales)  # "max" pruning: a scale per `interval` layers
 
-        self.stem_layers = FirstLayer(cfg.channels, cfg.gr_factor)
+        self.stem_layers = FirstLayer(cfg.channels, cfg.gr_factor, cfg.patch_stem)
         channels = cfg.channels  # base channel count (scale s has channels * gr_factor[s])
         layer_index = 0
         stages, heads = [], []
@@ -287,3 +301,21 @@ class MSDNet(MultiExitNet):
 def msdnet38(num_classes: int = 400, shift: ShiftMode = "online", **kw: object) -> MSDNet:
     """MSDNet-38 for 224x224 frames: 4 scales, 5 blocks of 7 layers (the paper's backbone)."""
     return MSDNet(MSDNetConfig(num_classes=num_classes, shift=shift, **kw))
+
+
+MINI_LAYOUT: dict[str, object] = {
+    "n_blocks": 4,
+    "base": 1,
+    "step": 2,
+    "channels": 12,
+    "growth": 8,
+    "gr_factor": (1, 2, 4),
+    "bn_factor": (1, 2, 4),
+    "head_channels": 32,
+    "patch_stem": 4,
+}
+
+
+def msdnet_mini(num_classes: int = 16, shift: ShiftMode = "online", **kw: object) -> MSDNet:
+    """The mini MSDNet for 64x64 frames (placeholder docstring)."""
+    return MSDNet(MSDNetConfig(**{**MINI_LAYOUT, "num_classes": num_classes, "shift": shift, **kw}))
