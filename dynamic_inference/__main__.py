@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
 
     s = sub.add_parser("train", help="multi-exit training; writes a checkpoint + provenance")
-    s.add_argument("--model", default="tiny", help="tiny, tsm_resnet50, msdnet38, ...")
+    s.add_argument("--model", default="tiny", help="tiny, msdnet_mini, tsm_resnet50, msdnet38, ...")
     s.add_argument("--data", default=None, help="dataset root (default: datasets_mini/)")
     s.add_argument("--dataset", default="mini", help="mini, ucf101, hmdb51, kinetics400, sthv2")
     s.add_argument("--out", required=True, help="checkpoint file to write (.pt)")

@@ -94,6 +94,10 @@ def model_name(model: nn.Module) -> str:
     if kind == "ResNetTSM" and cfg is not None:
         return f"{'tsn' if cfg.shift == 'off' else 'tsm'}_resnet{cfg.depth}"
     if kind == "MSDNet" and cfg is not None:
+        from dynamic_inference.backbones.msdnet import MINI_LAYOUT
+
+        if all(getattr(cfg, key) == value for key, value in MINI_LAYOUT.items()):
+            return "msdnet_mini"
         n_layers = cfg.base + cfg.step * (cfg.n_blocks - 1)
         return f"msdnet{n_layers + 3}"  # + the first layer and the two classifier convs
     if kind == "TinyNet":
@@ -210,14 +214,14 @@ def flops_report(
     name: str, frames: int, size: int | None = None, classes: int | None = None, **kw: Any
 ) -> dict[str, Any]:
     """The ``flops`` command's JSON object for model ``name`` (see :func:`cli_flops`)."""
-    from dynamic_inference.backbones import MODEL_NAMES, build_model, default_size
+    from dynamic_inference.backbones import MINI_MODELS, MODEL_NAMES, build_model, default_size
 
     if name not in MODEL_NAMES:
         raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
     if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
         raise ConfigError(f"--frames must be an integer >= 1, got {frames!r}")
     size = default_size(name) if size is None else size
-    classes = (16 if name == "tiny" else 400) if classes is None else classes
+    classes = (16 if name in MINI_MODELS else 400) if classes is None else classes
     _check_size(size)
     table = cost_table(build_model(name, classes, **kw), size, name)
     return {
@@ -237,10 +241,10 @@ def cli_flops(args: Any) -> int:
     """``python -m dynamic_inference flops --model NAME --frames T [--size S] [--classes C]
     [--json]``.
 
-    ``args`` has ``model``, ``frames``, ``size`` (None: 224, or 64 for ``tiny``), ``classes``
-    (None: 400, or 16 for ``tiny``) and ``json``; an optional ``exits=False`` builds the ResNets
-    with the final exit only (the TSN/TSM baselines). Prints the JSON object
-    ``{"model", "frames", "size", "params_m", "gflops_per_video", "exits": [{"name",
+    ``args`` has ``model``, ``frames``, ``size`` (None: 224, or 64 for ``tiny`` and
+    ``msdnet_mini``), ``classes`` (None: 400, or 16 for those two) and ``json``; an optional
+    ``exits=False`` builds the ResNets with the final exit only (the TSN/TSM baselines). Prints
+    the JSON object ``{"model", "frames", "size", "params_m", "gflops_per_video", "exits": [{"name",
     "gflops_per_frame"}]}`` with ``--json``, a table otherwise. ``gflops_per_video`` is
     ``frames`` x the cumulative cost of the last exit (all heads counted). Bad input raises
     :class:`~dynamic_inference.errors.ConfigError`.

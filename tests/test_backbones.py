@@ -1,6 +1,6 @@
 """Backbones: shapes, the exit-head contract, parameter counts, and online-shift streaming.
 
-Streaming and causality run on small frames (32x32 for the paper models, 64x64 for the tiny net)
+Streaming and causality run on small frames (32x32 for the paper models, 64x64 for the mini ones)
 in eval mode and float32. Torch runs on one thread here: on the shared 2-core machine two
 OpenMP threads that compete with other processes made MSDNet's forward 20x slower.
 """
@@ -15,18 +15,22 @@ from torch import nn
 
 from dynamic_inference.backbones import (
     MODEL_NAMES,
+    MSDNetConfig,
     build_model,
+    default_size,
     msdnet38,
+    msdnet_mini,
     tiny_net,
     tsm_resnet50,
     tsm_resnet101,
     tsn_resnet50,
 )
+from dynamic_inference.backbones.msdnet import Branch
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.exits import ExitHead, MultiExitNet
 from dynamic_inference.shift import ShiftCache
 
-SMALL = {"tiny": 64, "tsm_resnet50": 32, "msdnet38": 32}
+SMALL = {"tiny": 64, "tsm_resnet50": 32, "msdnet38": 32, "msdnet_mini": 64}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -140,6 +144,42 @@ def test_exit_layout() -> None:
     assert state[-1].shape[-1] == 2  # 64 / 32
 
 
+def test_msdnet_mini_layout() -> None:
+    """3 scales (16, 8, 4 pixels at 64x64), 4 blocks of 1, 2, 2, 2 layers: the finest scale is
+    dropped at layers 4 and 7; every head reads the 4x4 coarsest scale."""
+    m = msdnet_mini().eval()
+    assert m.num_classes == 16 and m.config.shift == "online"
+    assert m.exit_names == ["block1", "block2", "block3", "block4"]
+    assert [len(stage.layers) for stage in m.stages] == [1, 2, 3, 3]  # + the two transitions
+    with torch.no_grad():
+        state = m.stem(torch.randn(2, 3, 64, 64))
+        sides = [[t.shape[-1] for t in state]]
+        for k in range(m.num_exits):
+            state = m.stage(k, state, 1)
+            sides.append([t.shape[-1] for t in state])
+            assert m.heads[k](state).shape == (2, 16)
+    assert sides == [[16, 8, 4], [16, 8, 4], [16, 8, 4], [8, 4], [4]]
+    out = m(torch.randn(2, 3, 3, 64, 64))
+    assert out.num_exits == 4 and out.stacked_logits().shape == (2, 4, 3, 16)
+    # a shift in every branch: layers 1-3 have 1 + 2 + 2 branches, layer 4 (finest dropped) 2 + 2,
+    # layers 5-6 1 + 2, layer 7 2
+    shifts = [b.shift.mode for b in m.modules() if isinstance(b, Branch)]
+    assert len(shifts) == 3 * 5 + 4 + 2 * 3 + 2 and set(shifts) == {"online"}
+    assert msdnet_mini(5, "off", growth=4).config.growth == 4  # kw overrides the layout
+
+
+def test_patch_stem() -> None:
+    """``patch_stem=p``: the finest scale at H/p from one p x p stride-p conv; None keeps the
+    ImageNet first layer (7x7 conv + max pool, also H/4)."""
+    for patch, side in [(None, 16), (4, 16), (2, 32)]:
+        m = msdnet_mini(4, "off", patch_stem=patch)
+        assert m.stem(torch.randn(1, 3, 64, 64))[0].shape[-1] == side
+    assert isinstance(msdnet_mini(4, patch_stem=None).stem_layers.convs[0][1], nn.MaxPool2d)
+    with pytest.raises(ConfigError, match="patch_stem"):
+        msdnet_mini(4, patch_stem=3)
+    assert MSDNetConfig().patch_stem is None  # MSDNet-38 unchanged
+
+
 def test_parameter_counts() -> None:
     # TSN / TSM ResNet-50 baseline (final exit only): 24.3 M at 400 classes (paper, TSM paper)
     assert n_params(tsn_resnet50(400, exits=False)) == pytest.approx(24.33, rel=0.01)
@@ -150,6 +190,7 @@ def test_parameter_counts() -> None:
     # MSDNet-38: 62.31 M with the ImageNet (1000-class) classifiers
     assert n_params(msdnet38(1000)) == pytest.approx(62.31, rel=0.01)
     assert n_params(tiny_net(16)) < 2.0
+    assert 0.2 < n_params(msdnet_mini(16)) < 1.0
 
 
 @pytest.mark.parametrize("stem, side", [(8, 8), (4, 16), (2, 32)])
@@ -179,8 +220,12 @@ def test_build_model() -> None:
         "tsn_resnet101",
         "msdnet38",
         "tiny",
+        "msdnet_mini",
     }
     assert build_model("tiny", 5).num_classes == 5
+    assert build_model("msdnet_mini", 5).num_classes == 5
+    assert build_model("msdnet_mini", 5, "offline").config.shift == "offline"
+    assert [default_size(n) for n in ("tiny", "msdnet_mini", "msdnet38")] == [64, 64, 224]
     assert build_model("tsn_resnet50", 5).config.shift == "off"
     assert build_model("tsm_resnet50", 5).config.shift == "online"
     assert build_model("tsm_resnet50", 5, "offline").config.shift == "offline"

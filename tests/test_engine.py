@@ -139,6 +139,7 @@ def _engine_models():
         "msdnet": (_spread(msdnet38(6, "online", n_blocks=3, base=1, step=1, channels=8,
                                     growth=4, gr_factor=(1, 2, 4), bn_factor=(1, 2, 4)), 32), 32),
         "tsm_resnet50": (_spread(build_model("tsm_resnet50", 6, "online"), 32), 32),
+        "msdnet_mini": (_spread(build_model("msdnet_mini", 6, "online"), 64), 64),
     }
 
 
@@ -150,7 +151,7 @@ def engine_models():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", ["toy", "tiny", "msdnet", "tsm_resnet50"])
+@pytest.mark.parametrize("name", ["toy", "tiny", "msdnet", "tsm_resnet50", "msdnet_mini"])
 @pytest.mark.parametrize("scheme", ["full", "depth", "input", "unified"])
 def test_engine_equals_simulation_with_mixed_stops(engine_models, name: str, scheme: str):
     """Thresholds are set so that the videos stop at every decision point (a mix, not all at

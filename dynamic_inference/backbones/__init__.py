@@ -6,7 +6,7 @@ Every backbone is a :class:`~dynamic_inference.exits.MultiExitNet` with a tempor
 
 from __future__ import annotations
 
-from dynamic_inference.backbones.msdnet import MSDNet, MSDNetConfig, msdnet38
+from dynamic_inference.backbones.msdnet import MSDNet, MSDNetConfig, msdnet38, msdnet_mini
 from dynamic_inference.backbones.resnet_tsm import (
     ResNetTSM,
     ResNetTSMConfig,
@@ -26,12 +26,16 @@ MODEL_NAMES: tuple[str, ...] = (
     "tsm_resnet101",
     "msdnet38",
     "tiny",
+    "msdnet_mini",
 )
+
+MINI_MODELS: tuple[str, ...] = ("tiny", "msdnet_mini")  # sized for 64x64 frames, 16 classes
 
 
 def default_size(name: str) -> int:
-    """The input side a model is used at by default: 64 for the tiny net, 224 (the paper's) else."""
-    return 64 if name == "tiny" else 224
+    """The input side a model is used at by default: 64 for the mini models (the tiny net and the
+    mini MSDNet), 224 (the paper's) else."""
+    return 64 if name in MINI_MODELS else 224
 
 
 def build_model(
@@ -59,12 +63,15 @@ def build_model(
             return msdnet38(num_classes, shift or "online", **kw)
         if name == "tiny":
             return tiny_net(num_classes, shift or "online", **kw)
+        if name == "msdnet_mini":
+            return msdnet_mini(num_classes, shift or "online", **kw)
     except TypeError as e:  # an option the model's config does not have
         raise ConfigError(f"bad option for model {name!r}: {e}") from None
     raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
 
 
 __all__ = [
+    "MINI_MODELS",
     "MODEL_NAMES",
     "MSDNet",
     "MSDNetConfig",
@@ -75,6 +82,7 @@ __all__ = [
     "build_model",
     "default_size",
     "msdnet38",
+    "msdnet_mini",
     "tiny_net",
     "tsm_resnet101",
     "tsm_resnet50",
