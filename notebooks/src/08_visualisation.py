@@ -312,6 +312,37 @@ else:
 # (recorded when the clips were made); on another dataset the stop tables report all clips
 # together and the difficulty analysis is skipped.
 #
+# ## Paper / ours
+#
+# The paper's visualisation is qualitative: example clips per checkpoint, no measurement. So the
+# paper column says what its slide shows, ours what the measurement above gives, and the last
+# column whether they agree.
+
+# %%
+if not MINI:
+    print("paper / ours by difficulty: MiniActions only (no recorded difficulty elsewhere)")
+else:
+    d_sim = runs["depth"]["sim"]
+    scene = torch.tensor([g == "scene" for g in group_of])
+    at_first = (d_stop == 1) & scene
+    easiest, hardest = table["scene"]["depth_exit_by_diff"][0], \
+        table["scene"]["depth_exit_by_diff"][-1]
+    rows = [
+        ("easy videos answer at the first checkpoint", "shown (examples)",
+         f"{int(at_first.sum())} scene clips at exit 1, "
+         f"{100 * d_sim.correct[at_first].float().mean().item():.0f}% right",
+         "agrees" if at_first.any() else "differs"),
+        ("harder appearance, later exit", "shown (examples)",
+         f"mean exit {easiest:.2f} -> {hardest:.2f}",
+         "agrees" if hardest > easiest else "differs"),
+        ("temporal clips at the first checkpoint", "n/a (no Sth-Sth examples)",
+         f"{int(((d_stop == 1) & ~scene).sum())} of {int((~scene).sum())}", "n/a"),
+    ]
+    print(f"{'':<44}{'paper':<28}{'ours':<36}difference")
+    for label, paper_side, ours, verdict in rows:
+        print(f"{label:<44}{paper_side:<28}{ours:<36}{verdict}")
+
+# %% [markdown]
 # ## Exercises
 #
 # **8.1** How many test clips does the unified scheme answer at its very first decision point
