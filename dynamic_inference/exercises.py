@@ -33,12 +33,22 @@ def _mismatch(got: Answer, expected: Answer, tol: float) -> str | None:
         if got.shape != expected.shape:
             return (f"expected a tensor of shape {tuple(expected.shape)}, got one of shape "
                     f"{tuple(got.shape)}")
-        if expected.dtype == torch.bool or not expected.is_floating_point():
-            same = torch.equal(got.to(expected.dtype), expected)
-        else:
+        got, expected = got.detach().cpu(), expected.detach().cpu()
+        if expected.dtype == torch.bool and got.dtype != torch.bool:
+            return f"expected a bool tensor, got {got.dtype}"
+        if not expected.is_floating_point() and expected.dtype != torch.bool:
+            if got.is_floating_point() or got.dtype == torch.bool:
+                return f"expected an integer tensor, got {got.dtype}"
+        if expected.is_floating_point():
             same = torch.allclose(got.to(expected.dtype), expected, atol=tol, rtol=0.0)
+        else:
+            same = torch.equal(got.to(expected.dtype), expected)
         return None if same else "the values differ"
-    if isinstance(expected, bool) or isinstance(expected, str):
+    if isinstance(expected, (bool, str)):
+        if isinstance(got, Tensor) and got.numel() == 1 and isinstance(expected, bool):
+            got = got.item()
+        if type(got) is not type(expected):
+            return f"expected a {type(expected).__name__}, got {type(got).__name__}"
         return None if got == expected else f"expected a different {type(expected).__name__}"
     if isinstance(expected, (int, float)):
         if isinstance(got, Tensor) and got.numel() == 1:
@@ -72,5 +82,8 @@ def check(label: str, got: Answer, expected: Answer, tol: float = 1e-6) -> None:
     if got is None:
         print(f"exercise {label}: not answered yet")
         return
-    why = _mismatch(got, expected, tol)
+    try:
+        why = _mismatch(got, expected, tol)
+    except Exception as e:  # an answer of an unexpected kind: say so, do not stop the notebook
+        why = f"could not compare: {type(e).__name__}"
     print(f"exercise {label}: correct" if why is None else f"exercise {label}: not yet ({why})")

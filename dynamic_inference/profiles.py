@@ -29,6 +29,7 @@ time-reversal 0.5), with spatial jitter scaled to the frame side.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -49,6 +50,7 @@ class GpuRecipe:
     model: str = "msdnet38"  # the backbone: msdnet38 (the paper's ablation) or tsm_resnet50
     size: int = 112  # frame side of the rendered clips and of the network input
     frames: int = 16  # frames per clip, as in the paper
+    groups: int = 4  # frame groups of the input axis (the prefix losses of training)
     per_class: int | None = None  # train clips per class (None: MiniActions' 80 / 50 / 50)
     seed: int = 0  # data seed (the shipped MiniActions' seed) and training seed
     epochs: int = 20
@@ -77,7 +79,25 @@ class GpuRecipe:
                     raise ConfigError(f"DI_GPU_{f.name.upper()} must be an integer, got "
                                       f"{raw!r}") from None
             recipe = replace(recipe, **{f.name: value})
+        recipe.validate()
         return recipe
+
+    def validate(self) -> None:
+        """One line (:class:`ConfigError`) for a setting that cannot work, before any work."""
+        from dynamic_inference.backbones import MODEL_NAMES
+        from dynamic_inference.checks import check_int
+
+        if self.model not in MODEL_NAMES:
+            raise ConfigError(f"DI_GPU_MODEL must be one of {', '.join(MODEL_NAMES)}, got "
+                              f"{self.model!r}")
+        check_int("DI_GPU_SIZE", self.size, 32)
+        for name in ("frames", "groups", "epochs", "batch_size"):
+            check_int(f"DI_GPU_{name.upper()}", getattr(self, name), 1)
+        for name in ("per_class", "steps"):
+            if getattr(self, name) is not None:
+                check_int(f"DI_GPU_{name.upper()}", getattr(self, name), 1)
+        check_int("DI_GPU_WORKERS", self.workers, 0)
+        check_int("DI_GPU_SEED", self.seed, 0)
 
     @property
     def data(self) -> Path:
@@ -87,11 +107,14 @@ class GpuRecipe:
     def checkpoint_dir(self) -> Path:
         return self.root / "checkpoints"
 
+    def checkpoint_path(self, variant: str) -> Path:
+        return self.checkpoint_dir / f"{self.model}_{variant}.pt"
+
     def train_config(self, variant: str) -> TrainConfig:
         """The training run of checkpoint ``variant`` (online, offline or tsn)."""
         return TrainConfig(
             model=self.model, data=str(self.data), shift=VARIANTS[variant], frames=self.frames,
-            size=self.size, epochs=self.epochs, batch_size=self.batch_size,
+            groups=self.groups, size=self.size, epochs=self.epochs, batch_size=self.batch_size,
             label_smoothing=0.1, reverse_aug=0.5, jitter=max(1, round(6 * self.size / 64)),
             seed=self.seed, device=self.device, workers=self.workers, steps=self.steps,
         )
@@ -101,18 +124,26 @@ class GpuRecipe:
         c = self.train_config(variant)
         steps = "" if c.steps is None else f" --steps {c.steps}"
         return (f"python -m dynamic_inference train --model {c.model} --data {c.data} "
-                f"--shift {c.shift} --frames {c.frames} --size {c.size} --epochs {c.epochs} "
+                f"--shift {c.shift} --frames {c.frames} --groups {c.groups} --size {c.size} "
+                f"--epochs {c.epochs} "
                 f"--batch-size {c.batch_size} --label-smoothing {c.label_smoothing} "
                 f"--reverse-aug {c.reverse_aug} --jitter {c.jitter} --seed {c.seed} "
                 f"--device {c.device} --workers {c.workers} --out "
-                f"{self.checkpoint_dir / f'{self.model}_{variant}.pt'}" + steps)
+                f"{self.checkpoint_path(variant)}" + steps)
 
     def prepare_data(self) -> Path:
-        """Render MiniActions at :attr:`size` into :attr:`data` unless it is there already."""
-        from dynamic_inference.data.mini import MiniConfig, make_mini
+        """Render MiniActions at :attr:`size` into :attr:`data` unless it is there already;
+        refuse data made by another recipe (a smoke run's, say) instead of reusing it."""
+        from dynamic_inference.data.mini import MiniConfig, load_recipe, make_mini
 
-        if not (self.data / "recipe.json").is_file():
-            config = replace(MiniConfig.with_per_class(self.seed, self.per_class), size=self.size)
+        config = replace(MiniConfig.with_per_class(self.seed, self.per_class), size=self.size)
+        if (self.data / "recipe.json").is_file():
+            made, _ = load_recipe(self.data)
+            if made != config:
+                raise ConfigError(f"{self.data} holds MiniActions made with another recipe "
+                                  f"(size {made.size}, seed {made.seed}); delete it or set "
+                                  "DI_GPU_ROOT to another folder")
+        else:
             print(f"gpu profile: rendering MiniActions at {self.size}x{self.size} into "
                   f"{self.data.name}/ (once)", flush=True)
             make_mini(self.data, config=config)
@@ -122,8 +153,15 @@ class GpuRecipe:
         """Train checkpoint ``variant`` unless it is there already; its path."""
         from dynamic_inference.train import train
 
-        path = self.checkpoint_dir / f"{self.model}_{variant}.pt"
-        if not path.is_file():
+        path = self.checkpoint_path(variant)
+        if path.is_file():
+            from dynamic_inference.checkpoint import provenance_path
+
+            made = json.loads(provenance_path(path).read_text()).get("command")
+            if made != self.command(variant):
+                raise ConfigError(f"{path.name} was trained by another recipe ({made}); delete "
+                                  "it or set DI_GPU_ROOT to another folder")
+        else:
             self.prepare_data()
             print(f"gpu profile: training {path.name} (once)", flush=True)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,17 +10,21 @@ the tiny net (its figures mean nothing at that size).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from dynamic_inference.checkpoint import load_checkpoint
 from dynamic_inference.errors import ConfigError
 from dynamic_inference.profiles import VARIANTS, GpuRecipe, profile
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
-TOY = {"DI_GPU_SIZE": "32", "DI_GPU_PER_CLASS": "1", "DI_GPU_STEPS": "1",
-       "DI_GPU_DEVICE": "cpu", "DI_GPU_WORKERS": "0"}
+# 8 frames in 2 groups and MSDNet-38's 5 exits at 32x32: a chapter that assumed the mini
+# profile's 16 frames, 4 groups, 4 exits or 64x64 fails here
+TOY = {"DI_GPU_SIZE": "32", "DI_GPU_PER_CLASS": "1", "DI_GPU_STEPS": "1", "DI_GPU_FRAMES": "8",
+       "DI_GPU_GROUPS": "2", "DI_GPU_DEVICE": "cpu", "DI_GPU_WORKERS": "0"}
 
 def test_recipe_reads_its_settings_from_the_environment(tmp_path):
     r = GpuRecipe.from_env({"DI_GPU_ROOT": str(tmp_path), "DI_GPU_SIZE": "48",
@@ -41,6 +45,14 @@ def test_recipe_command_says_what_train_config_runs(variant):
         assert f"{flag} {value} " in cmd + " "
     assert cmd.endswith(f"{r.model}_{variant}.pt --steps 2")
     assert c.shift == VARIANTS[variant] and c.input_size == r.size
+
+
+def test_recipe_refuses_what_cannot_work():
+    for env, match in (({"DI_GPU_MODEL": "resnet9000"}, "DI_GPU_MODEL must be one of"),
+                       ({"DI_GPU_SIZE": "16"}, "DI_GPU_SIZE must be an integer >= 32"),
+                       ({"DI_GPU_STEPS": "0"}, "DI_GPU_STEPS must be an integer >= 1")):
+        with pytest.raises(ConfigError, match=match):
+            GpuRecipe.from_env(env)
 
 
 def test_profiles_say_what_they_need(monkeypatch):
@@ -70,16 +82,23 @@ def toy_gpu(tmp_path_factory):
 
 
 def test_toy_gpu_profile_makes_data_and_checkpoints_once(toy_gpu):
-    from dynamic_inference.checkpoint import load_checkpoint
-
     p, paths = toy_gpu
     assert (p.data / "test.csv").is_file() and p.device == "cpu"
     for variant, path in paths.items():
         model, cfg, prov = load_checkpoint(path)
-        assert (cfg.model, cfg.shift, cfg.input_size) == ("msdnet38", VARIANTS[variant], 32)
+        assert (cfg.model, cfg.shift, cfg.input_size, cfg.frames, cfg.groups) == (
+            "msdnet38", VARIANTS[variant], 32, 8, 2)
         assert prov["command"] == p.recipe.command(variant)
         stamp = path.stat().st_mtime_ns
         assert p.checkpoint(variant) == path and path.stat().st_mtime_ns == stamp  # not again
+
+
+def test_artefacts_of_another_recipe_are_refused_not_reused(toy_gpu):
+    p, _ = toy_gpu
+    with pytest.raises(ConfigError, match="made with another recipe"):
+        replace(p.recipe, size=64).prepare_data()
+    with pytest.raises(ConfigError, match="trained by another recipe"):
+        replace(p.recipe, epochs=3).prepare_checkpoint("online")
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
@@ -98,7 +117,8 @@ def test_gpu_run_script_writes_its_summary(gpu_script, toy_gpu, tmp_path, monkey
     assert gpu_script.main(["--out", str(tmp_path), "--chapters"]) == 0
     summary = json.loads((tmp_path / "gpu_profile.json").read_text())
     assert set(summary["checkpoints"]) == set(VARIANTS)
-    assert all(len(c["val_top1_per_exit"]) == 5 for c in summary["checkpoints"].values())
+    exits = len(load_checkpoint(p.checkpoint("online"))[0].heads)
+    assert all(len(c["val_top1_per_exit"]) == exits for c in summary["checkpoints"].values())
     assert set(summary["schemes"]) == {"depth", "input", "unified"}
     for fig in summary["schemes"].values():
         assert 0.0 <= fig["reduction_pct"] <= 100.0 and len(fig["top1_loss_ci95"]) == 2

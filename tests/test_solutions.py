@@ -40,7 +40,18 @@ SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
         (torch.tensor([1, 3]), torch.tensor([1, 2]), 0, "not yet (the values differ)"),
         (torch.zeros(3), torch.zeros(2), 0,
          "not yet (expected a tensor of shape (2,), got one of shape (3,))"),
-        (torch.tensor([0.5]), torch.tensor([0.5 + 1e-8]), 1e-6, "correct"),
+        (torch.tensor([0.5], dtype=torch.float64),
+         torch.tensor([0.5 + 1e-8], dtype=torch.float64), 1e-6, "correct"),
+        (torch.tensor([0.5], dtype=torch.float64),
+         torch.tensor([0.5 + 1e-4], dtype=torch.float64), 1e-6, "not yet (the values differ)"),
+        (torch.tensor([1.9, 2.2]), torch.tensor([1, 2]), 0,
+         "not yet (expected an integer tensor, got torch.float32)"),
+        (torch.tensor([0.3, 0.0]), torch.tensor([True, False]), 0,
+         "not yet (expected a bool tensor, got torch.float32)"),
+        (torch.tensor([1, 2]), True, 0, "not yet (expected a bool, got Tensor)"),
+        (1, True, 0, "not yet (expected a bool, got int)"),
+        (torch.tensor(True), True, 0, "correct"),
+        ([1, 2], {"a": 1}, 0, "not yet (could not compare: TypeError)"),
         ("input", "input", 0, "correct"),
         ("depth", "input", 0, "not yet (expected a different str)"),
     ],
@@ -59,6 +70,9 @@ def test_with_solutions_replaces_exactly_the_exercise_cells(bn):
     assert "x = 1" in out and "check('1.1', answer, 2)" in out
     with pytest.raises(SystemExit, match="solutions"):
         bn.with_solutions(source, "# %%\n# EXERCISE 1.1\nanswer = 2\n")
+    assert bn.exercise_cells("# %% [markdown]\n# EXERCISE 1.1\n# text\n") == {}
+    with pytest.raises(SystemExit, match="appears twice"):
+        bn.exercise_cells("# %%\n# EXERCISE 1.1\na = 1\n# %%\n# EXERCISE 1.1\nb = 2\n")
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)

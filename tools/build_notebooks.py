@@ -33,16 +33,16 @@ EXERCISE = re.compile(r"^# EXERCISE (\d+\.\d+)\b", re.MULTILINE)
 
 
 def exercise_cells(source: str) -> dict[str, str]:
-    """The cells of a chapter source (or of its solutions file) that start with an
-    ``# EXERCISE N.M`` line, by label."""
-    cells = re.split(r"^# %%.*$", source, flags=re.MULTILINE)
+    """The code cells of a chapter source (or of its solutions file) whose first line is
+    ``# EXERCISE N.M``, by label (a markdown cell never counts)."""
+    parts = re.split(r"^(# %%.*)$", source, flags=re.MULTILINE)  # text, header, body, ...
     found: dict[str, str] = {}
-    for cell in cells:
-        m = EXERCISE.match(cell.strip("\n"))
-        if m:
+    for header, body in zip(parts[1::2], parts[2::2]):
+        m = EXERCISE.match(body.strip("\n"))
+        if m and "[markdown]" not in header:
             if m.group(1) in found:
                 raise SystemExit(f"exercise {m.group(1)} appears twice")
-            found[m.group(1)] = cell.strip("\n")
+            found[m.group(1)] = body.strip("\n")
     return found
 
 
@@ -52,6 +52,8 @@ def with_solutions(source: str, solutions: str) -> str:
     if set(asked) != set(answered):
         raise SystemExit(f"exercises {sorted(asked)} but solutions {sorted(answered)}")
     for label, cell in asked.items():
+        if source.count(cell) != 1:
+            raise SystemExit(f"exercise {label}: its cell is not unique in the chapter")
         source = source.replace(cell, answered[label])
     return source
 

@@ -50,8 +50,15 @@ def scheme_figures(ck: Path, data: Path, device: str) -> dict[str, dict]:
     return out
 
 
-def run(out: Path, chapters: list[str]) -> dict:
+def run(out: Path, chapters: list[str], timeout: int = 500) -> dict:
+    """Every step, the summary rewritten after each one (a run stopped by a time limit still
+    leaves what it measured); ``timeout``: seconds one chapter cell may take."""
     summary: dict = {"steps_s": {}, "checkpoints": {}, "chapters": {}}
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        (out / "gpu_profile.json").write_text(json.dumps(summary, indent=2) + "\n")
+
     t0 = time.perf_counter()
     p = profile("gpu")  # renders the data if absent
     summary["recipe"] = {k: str(v) for k, v in vars(p.recipe).items()}
@@ -64,16 +71,17 @@ def run(out: Path, chapters: list[str]) -> dict:
         summary["checkpoints"][variant] = {"val_top1_per_exit": prov.get("val_top1_per_exit"),
                                            "train_time_s": prov.get("train_time_s"),
                                            "command": prov.get("command")}
+        save()
     t0 = time.perf_counter()
     summary["schemes"] = scheme_figures(p.checkpoint("online"), p.data, p.device)
     summary["steps_s"]["schemes"] = round(time.perf_counter() - t0, 1)
-    out.mkdir(parents=True, exist_ok=True)
+    save()
     for src in sorted(bn.SRC.glob("[0-9][0-9]_*.py")):
         if not any(src.name.startswith(c) for c in chapters):
             continue
         t0 = time.perf_counter()
         try:
-            nb = bn.execute(bn.with_profile(src.read_text(), "gpu"))
+            nb = bn.execute(bn.with_profile(src.read_text(), "gpu"), timeout)
             status = "ok"
         except Exception as e:  # a failing chapter is reported, the others still run
             nb, status = None, f"failed: {str(e).strip().splitlines()[-1][:300]}"
@@ -82,7 +90,7 @@ def run(out: Path, chapters: list[str]) -> dict:
         summary["chapters"][src.stem] = {"status": status,
                                          "seconds": round(time.perf_counter() - t0, 1)}
         print(f"{src.stem}: {status}", flush=True)
-    (out / "gpu_profile.json").write_text(json.dumps(summary, indent=2) + "\n")
+        save()
     return summary
 
 
@@ -91,9 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="folder for the executed chapters and JSON")
     ap.add_argument("--chapters", nargs="*", default=None,
                     help="chapter name prefixes (default: all; none given: no chapter)")
+    ap.add_argument("--timeout", type=int, default=500, help="seconds one chapter cell may take")
     args = ap.parse_args(argv)
-    chapters = ["0", "1"] if args.chapters is None else args.chapters
-    summary = run(Path(args.out), chapters)
+    chapters = [""] if args.chapters is None else args.chapters
+    summary = run(Path(args.out), chapters, args.timeout)
     print(json.dumps({k: summary[k] for k in ("steps_s", "schemes")}, indent=1))
     return 0 if all(c["status"] == "ok" for c in summary["chapters"].values()) else 1
 
