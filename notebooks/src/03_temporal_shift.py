@@ -220,7 +220,7 @@ def row(label: str, paper: float | None, ours: float | None, unit: str = " pt",
 if cfg.dataset == "mini":
     tsn, tsm = rows["TSN (no shift)"], rows["TSM offline"]
     ours_temporal, ours_scene = tsm["temporal"] - tsn["temporal"], tsm["scene"] - tsn["scene"]
-    ours_ratio = tsm["temporal"] / tsn["temporal"]
+    ours_ratio = tsm["temporal"] / tsn["temporal"] if tsn["temporal"] > 0 else None  # n/a at 0
 else:
     ours_temporal = ours_scene = ours_ratio = None
 print(f"{'':<66}{'paper':>9}{'ours':>9}{'difference':>12}")
