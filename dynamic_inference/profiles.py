@@ -4,8 +4,8 @@
   shipped MiniActions (``datasets_mini/``, 64 x 64).
 * ``"gpu"`` (one CUDA GPU, nothing downloaded): the paper's ablation backbone, MSDNet-38 with an
   exit per block (or TSM-ResNet-50, ``DI_GPU_MODEL=tsm_resnet50``), 16 frames, on MiniActions
-  rendered by the project's generator at a paper-like 112 x 112. What is absent is made on first
-  use and kept in ``gpu_profile/`` (git-ignored): the dataset (``make-mini --size 112``) and the
+  rendered by the project's generator at a paper-like 128 x 128. What is absent is made on first
+  use and kept in ``gpu_profile/`` (git-ignored): the dataset (``make-mini --size 128``) and the
   three checkpoints (online, offline and no shift), each trained by the project's own training
   (the ``train`` command of :meth:`GpuRecipe.command`, with its progress bar).
 * ``"paper"`` (GPU, your data): a real dataset root and checkpoints you trained at paper scale,
@@ -22,9 +22,9 @@ config (exits, frames, groups, input size); the cells after that are the same in
 The gpu profile's recipe can be changed with ``DI_GPU_*`` variables (see :class:`GpuRecipe`);
 the tests use them to run the same code path on CPU at a toy size (``DI_GPU_DEVICE=cpu``,
 ``DI_GPU_SIZE=32``, ``DI_GPU_PER_CLASS=1``, ``DI_GPU_STEPS=1``). Choices where the issue is open:
-MiniActions at 112 (4x the pixels of the mini profile: on one GPU decoding, not the network,
-sets the pace) and the tiny net's training recipe (20 epochs, AdamW, label smoothing 0.1,
-time-reversal 0.5), with spatial jitter scaled to the frame side.
+MiniActions at 128 (4x the pixels of the mini profile; a paper-like 112 is not a multiple of
+32, which every backbone's five halvings need) and the tiny net's training recipe (20 epochs,
+AdamW, label smoothing 0.1, time-reversal 0.5), with spatial jitter scaled to the frame side.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class GpuRecipe:
 
     root: Path = REPO_ROOT / "gpu_profile"  # holds data/ and checkpoints/
     model: str = "msdnet38"  # the backbone: msdnet38 (the paper's ablation) or tsm_resnet50
-    size: int = 112  # frame side of the rendered clips and of the network input
+    size: int = 128  # frame side of the rendered clips and of the network input (x32)
     frames: int = 16  # frames per clip, as in the paper
     groups: int = 4  # frame groups of the input axis (the prefix losses of training)
     per_class: int | None = None  # train clips per class (None: MiniActions' 80 / 50 / 50)
@@ -91,6 +91,9 @@ class GpuRecipe:
             raise ConfigError(f"DI_GPU_MODEL must be one of {', '.join(MODEL_NAMES)}, got "
                               f"{self.model!r}")
         check_int("DI_GPU_SIZE", self.size, 32)
+        if self.size % 32:
+            raise ConfigError(f"DI_GPU_SIZE must be a multiple of 32 (the backbones halve the "
+                              f"frame five times), got {self.size}")
         for name in ("frames", "groups", "epochs", "batch_size"):
             check_int(f"DI_GPU_{name.upper()}", getattr(self, name), 1)
         for name in ("per_class", "steps"):

@@ -47,9 +47,19 @@ def test_recipe_command_says_what_train_config_runs(variant):
     assert c.shift == VARIANTS[variant] and c.input_size == r.size
 
 
+def test_default_recipe_is_one_the_backbone_takes():
+    """The default size must pass the size check training runs first (112 did not)."""
+    from dynamic_inference.backbones import build_model
+    from dynamic_inference.flops import check_input_size
+
+    r = GpuRecipe()
+    check_input_size(build_model(r.model, 16), r.train_config("online").input_size)
+
+
 def test_recipe_refuses_what_cannot_work():
     for env, match in (({"DI_GPU_MODEL": "resnet9000"}, "DI_GPU_MODEL must be one of"),
                        ({"DI_GPU_SIZE": "16"}, "DI_GPU_SIZE must be an integer >= 32"),
+                       ({"DI_GPU_SIZE": "112"}, "DI_GPU_SIZE must be a multiple of 32"),
                        ({"DI_GPU_STEPS": "0"}, "DI_GPU_STEPS must be an integer >= 1")):
         with pytest.raises(ConfigError, match=match):
             GpuRecipe.from_env(env)
