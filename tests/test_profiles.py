@@ -27,9 +27,9 @@ TOY = {"DI_GPU_SIZE": "32", "DI_GPU_PER_CLASS": "1", "DI_GPU_STEPS": "1", "DI_GP
        "DI_GPU_GROUPS": "2", "DI_GPU_DEVICE": "cpu", "DI_GPU_WORKERS": "0"}
 
 def test_recipe_reads_its_settings_from_the_environment(tmp_path):
-    r = GpuRecipe.from_env({"DI_GPU_ROOT": str(tmp_path), "DI_GPU_SIZE": "48",
+    r = GpuRecipe.from_env({"DI_GPU_ROOT": str(tmp_path), "DI_GPU_SIZE": "96",
                             "DI_GPU_MODEL": "tsm_resnet50", "DI_GPU_STEPS": "3"})
-    assert (r.root, r.size, r.model, r.steps, r.frames) == (tmp_path, 48, "tsm_resnet50", 3, 16)
+    assert (r.root, r.size, r.model, r.steps, r.frames) == (tmp_path, 96, "tsm_resnet50", 3, 16)
     assert GpuRecipe.from_env({}) == GpuRecipe()
     with pytest.raises(ConfigError, match="DI_GPU_SIZE must be an integer"):
         GpuRecipe.from_env({"DI_GPU_SIZE": "big"})
