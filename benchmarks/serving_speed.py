@@ -67,6 +67,7 @@ from dynamic_inference.cost import exit_costs, full_cost
 from dynamic_inference.engine import WORK_KINDS, EarlyExitEngine, EngineResult, prune_heads
 from dynamic_inference.evaluate import evaluate
 from dynamic_inference.flops import cost_table
+from dynamic_inference.fold import fold_batchnorm
 from dynamic_inference.schemes import confidence, fires, frame_order, make_scheme
 
 DYNAMIC = ("depth", "input", "unified")
@@ -229,8 +230,8 @@ def print_breakdown(title: str, per_scheme: dict[str, dict[str, Any]], n_clips: 
 
 
 def batch_one_plans(
-    model: Any, cfg: Any, engines: dict[str, EarlyExitEngine], clips: dict[str, Tensor],
-    a: argparse.Namespace,
+    model: Any, cfg: Any, costs: Any, engines: dict[str, EarlyExitEngine],
+    clips: dict[str, Tensor], a: argparse.Namespace,
 ) -> tuple[dict[str, Any], dict[str, EarlyExitEngine]]:
     """Per scheme: the heads :func:`engine.prune_heads` switches off at batch 1 (stage and head
     times measured here on one video's call, stops on val; ``--synthetic``: on the timing
@@ -255,8 +256,7 @@ def batch_one_plans(
         thr, ms = prune_heads(sch, eng.thresholds, sch.point_logits(fl), st, hd, cfg.frames)
         live = sch.live_exits(thr, model.num_exits)
         out[f"{n}-pruned"] = EarlyExitEngine(
-            model, sch, thr, exit_costs(cost_table(model, cfg.input_size), sch, thr.tolist()),
-            cfg.frames)
+            model, sch, thr, exit_costs(costs, sch, thr.tolist()), cfg.frames)
         plans[n] = {
             "heads_off": [k + 1 for k in range(model.num_exits) if eng.live[k] and not live[k]],
             "thresholds": [round(float(t), 6) for t in thr],
@@ -279,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--stream-threshold", type=float, default=0.9)
     p.add_argument("--batch1-clips", type=int, default=128, help="clips timed at batch 1")
     p.add_argument("--data", default=None, help="dataset root (default: the checkpoint's)")
+    p.add_argument("--no-fold", action="store_true",
+                   help="time the eager model (default: BatchNorm folded, weights prepacked)")
     a = p.parse_args(argv)
     threads = set_threads(a.threads)
     ckpt = require_checkpoint(a.checkpoint)
@@ -291,7 +293,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from dynamic_inference.checkpoint import load_checkpoint
 
     model, cfg, _ = load_checkpoint(ckpt)
-    costs = cost_table(model, cfg.input_size)
+    costs = cost_table(model, cfg.input_size)  # counted on the model as trained
+    if not a.no_fold:
+        model = fold_batchnorm(model)
     if a.synthetic:
         torch.manual_seed(0)
         raw = torch.randn(a.clips, cfg.frames, 3, cfg.input_size, cfg.input_size)
@@ -349,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for r in rows:
         print_breakdown(f"\nbreakdown at {r['budget']} frames per call (ms per video, mean of "
                         f"{a.repeats} rounds)", r["schemes"], raw.shape[0])
-    plans, b1_engines = batch_one_plans(model, cfg, engines, clips, a)
+    plans, b1_engines = batch_one_plans(model, cfg, costs, engines, clips, a)
     print("\nbatch-1 plan: heads whose measured cost exceeds their predicted saving are "
           "switched off (engine.prune_heads on val stops); full inference where it is faster")
     print_table(["scheme", "heads off", "predicted ms", "full predicted ms", "batch-1 choice"],
