@@ -289,8 +289,9 @@ class EarlyExitEngine:
         fl.calls.append((s, n * pg))
         state = rows.state
         if s == 0:  # the frames of each video's current group, from its clip
-            x = torch.cat([fl.clips[i][g * pg : (g + 1) * pg]  # type: ignore[index]
-                           for i, g in zip(rows.slot.tolist(), rows.group.tolist())])
+            parts = [fl.clips[i][g * pg : (g + 1) * pg]  # type: ignore[index]
+                     for i, g in zip(rows.slot.tolist(), rows.group.tolist())]
+            x = parts[0] if len(parts) == 1 else torch.cat(parts)  # (n*T/G, 3, H, W)
             t1 = time.perf_counter()
             fl.add("gather", s, t1 - t0)
             state = model.stem(x)  # (n*T/G, C, H, W)
@@ -320,23 +321,26 @@ class EarlyExitEngine:
         if fl.stop_at is not None:  # forced stops: the rule above was paid for, not followed
             done = fl.stop_at.to(points.device)[rows.video] == points
         fl.latest = logits
-        if done.any():
-            now = time.perf_counter()
-            answer = logits[done].float().cpu()
-            for i, v, p, lg, slot in zip(
-                answer.argmax(1).tolist(), rows.video[done].tolist(), points[done].tolist(),
-                answer, rows.slot[done].tolist(),
-            ):
-                fl.pred[v], fl.stop[v], fl.logits[v] = i, p, lg
-                fl.decided[v] = now - fl.arrived[v]
-                fl.free.append(slot)
-                fl.clips[slot] = None
+        last = s == len(self.segments) - 1
+        if not bool(done.any()):  # nobody stops: every row goes on, its state as it is
+            fl.add("stop", s, time.perf_counter() - t0)
+            return _Rows(rows.video, rows.slot, rows.group + 1, None) if last else \
+                _Rows(rows.video, rows.slot, rows.group, state)
+        now = time.perf_counter()
+        answer = logits[done].float().cpu()
+        for i, v, p, lg, slot in zip(
+            answer.argmax(1).tolist(), rows.video[done].tolist(), points[done].tolist(),
+            answer, rows.slot[done].tolist(),
+        ):
+            fl.pred[v], fl.stop[v], fl.logits[v] = i, p, lg
+            fl.decided[v] = now - fl.arrived[v]
+            fl.free.append(slot)
+            fl.clips[slot] = None
         t1 = time.perf_counter()
         fl.add("stop", s, t1 - t0)
         if bool(done.all()):
             return None
         keep = (~done).nonzero().squeeze(1)
-        last = s == len(self.segments) - 1
         out = _Rows(
             rows.video[keep], rows.slot[keep], rows.group[keep] + int(last),
             None if last else select_state(state, frame_rows(keep, pg)),

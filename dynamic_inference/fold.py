@@ -9,8 +9,9 @@ eager ``conv2d`` reorders the weight into oneDNN's blocked layout on *every call
 that dominates the small calls an early-exit engine issues (one group of a few frames, or the
 few videos left at a deep stage). :class:`FoldedConv2d` reorders the weight once and calls
 ``torch.ops.mkldnn._convolution_pointwise``, the op that ``torch.compile``'s CPU backend emits
-for frozen convolutions. Measured here (tiny net, 1 thread, whole network): 1.7x faster on
-4 frames, 1.4-1.5x on 16 frames, 1.2-1.3x on 64 (``python benchmarks/fold_speed.py``).
+for frozen convolutions. Measured here (tiny net, whole network, one call, 1 thread,
+``python benchmarks/fold_speed.py``): 1.6x faster on 4 frames, 1.3x on 16, 1.15x on 64 and
+about the same on 1 frame (where eager PyTorch takes another path) and on 256.
 
 Rules (``fold_batchnorm``):
 

@@ -30,6 +30,7 @@ import bench_common  # noqa: E402
 import dynamic_vs_static  # noqa: E402
 import early_exit_speed  # noqa: E402
 import flops_table  # noqa: E402
+import fold_speed  # noqa: E402
 import gpu_paper_scale  # noqa: E402
 import online_shift  # noqa: E402
 import run_all  # noqa: E402
@@ -266,8 +267,23 @@ def test_serving_speed_synthetic(tmp_path: Path, random_checkpoint: Path, capsys
     plan = report["batch1_plans"]["unified"]
     assert plan["choice"] in ("unified-pruned", "full") and plan["predicted_ms"] > 0
     assert "decision_ms_p95" in report["batch1"]["unified"]
+    measured = report["batch1_plan_measured"]
+    assert set(measured) == {"depth", "input", "unified"} and report["folded"] is True
+    for name, m in measured.items():  # the plan's choice is what was timed for it
+        assert m["choice"] == report["batch1_plans"][name]["choice"]
+        assert m["ms_per_video"] == report["batch1"][m["choice"]]["ms_per_video"]
     text = capsys.readouterr().out
     assert "breakdown at 16 frames per call" in text and "shift ms" in text
+    assert "batch 1 with the plan's choice" in text
+
+
+def test_fold_speed_quick(tmp_path: Path, random_checkpoint: Path) -> None:
+    """The eager vs folded table: one row per call size, the outputs checked equal first."""
+    out = tmp_path / "fold.json"
+    fold_speed.main(["--checkpoint", str(random_checkpoint), "--quick", "--json", str(out)])
+    report = _json(out)
+    assert [r["frames"] for r in report["rows"]] == [1, 4]
+    assert all(r["max_abs_diff"] < 1e-3 and r["speedup"]["median"] > 0 for r in report["rows"])
 
 
 def test_stream_shift_calls_quick(tmp_path: Path) -> None:
