@@ -40,9 +40,13 @@ from bench_common import (
     write_json,
 )
 
+from dynamic_inference.calibrate import dominance
+from dynamic_inference.checkpoint import load_checkpoint
 from dynamic_inference.data.mini import MiniConfig, make_mini
-from dynamic_inference.evaluate import evaluate
-from dynamic_inference.logits import LogitCache
+from dynamic_inference.evaluate import curves, evaluate
+from dynamic_inference.flops import cost_table
+from dynamic_inference.logits import LogitCache, order_for, split_logits
+from dynamic_inference.schemes import make_scheme
 
 UNSEEN_SEEDS = (101, 202, 303)
 SCHEMES = ("depth", "input", "unified")
@@ -77,11 +81,37 @@ def _row(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_seed(checkpoint: Path, data: Path | None) -> dict[str, dict[str, Any]]:
-    """Every scheme on one dataset's test split, thresholds from its val split."""
+    """Every scheme on one dataset's test split, thresholds from its val split; and whether the
+    unified scheme's curves Pareto-dominate the single axes' (:func:`pareto_check`)."""
     cache = LogitCache()  # the seed's decoded splits and logits (about 4 GB), shared by the
     # schemes and freed when this function returns, before the next seed
-    return {s: _row(evaluate(checkpoint, "test", s, data=data, engine=False,
-                             cache=cache).to_report()) for s in SCHEMES}
+    out: dict[str, Any] = {s: _row(evaluate(checkpoint, "test", s, data=data, engine=False,
+                                            cache=cache).to_report()) for s in SCHEMES}
+    out["pareto"] = pareto_check(checkpoint, data, cache)
+    return out
+
+
+def pareto_check(checkpoint: Path, data: Path | None, cache: LogitCache) -> dict[str, Any]:
+    """Does unified dominate depth and input (at equal GFLOPs, at least as accurate)?
+
+    Each scheme's curve is the Pareto front of the threshold settings calibrated on val (MSDNet's
+    budgeted rule and the shared-threshold sweep, :func:`evaluate.curves`), every head priced;
+    the check (:func:`calibrate.dominance`) runs on val, where the settings were chosen, and on
+    test with the same settings. The logits come from ``cache`` (filled by :func:`evaluate`).
+    """
+    model, cfg, _ = load_checkpoint(checkpoint)
+    table = cost_table(model, cfg.input_size)
+    name = str(Path(checkpoint).resolve())
+    found: dict[str, dict[str, Any]] = {"val": {}, "test": {}}
+    for scheme in SCHEMES:
+        sch = make_scheme(scheme, 4, "strided", cfg.seed)  # evaluate()'s defaults
+        perm = order_for(sch, cfg)
+        val, test = (split_logits(model, cfg, split, perm, data, cache=cache, name=name)
+                     for split in ("val", "test"))
+        found["val"][scheme] = curves(sch, val, table, cfg.frames, val)["curve"]
+        found["test"][scheme] = curves(sch, test, table, cfg.frames, val)["curve"]
+    return {split: {f"unified_vs_{axis}": dominance(c["unified"], c[axis])
+                    for axis in ("depth", "input")} for split, c in found.items()}
 
 
 def summarise(per_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -96,6 +126,15 @@ def summarise(per_seed: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[
             "loss_min": min(losses), "loss_max": max(losses),
             "full_fallbacks": sum(c <= 0.0 for c in cuts),
         }
+    for split in ("val", "test"):
+        for axis in ("depth", "input"):
+            ds = [r["pareto"][split][f"unified_vs_{axis}"] for r in per_seed.values()]
+            gaps = [d["worst_gap_pt"] for d in ds if d["worst_gap_pt"] is not None]
+            out[f"pareto_{split}_unified_vs_{axis}"] = {
+                "dominated": sum(d["dominated"] for d in ds),
+                "points": sum(d["points"] for d in ds),
+                "worst_gap_pt": max(gaps) if gaps else None,
+            }
     return out
 
 
@@ -136,6 +175,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             lo, hi = r["loss_ci95"]
             print(f"seed {s} {scheme:8s} cut {r['cut_pct']:5.1f}%  top-1 {r['top1']:5.2f} "
                   f"(full {r['full_top1']:5.2f})  loss {r['loss_pt']:5.2f} [{lo:.2f}, {hi:.2f}]")
+    print("unified vs single axes (Pareto fronts of the val-calibrated settings): points of the "
+          "axis's front unified matches or beats at no more GFLOPs, worst gap in pt")
+    prow = []
+    for s, res in [*per_seed.items(), *([("0", shipped)] if shipped else [])]:
+        for split in ("val", "test"):
+            for axis in ("depth", "input"):
+                d = res["pareto"][split][f"unified_vs_{axis}"]
+                prow.append([s, split, axis, f"{d['dominated']}/{d['points']}", d["uncovered"],
+                             "-" if d["worst_gap_pt"] is None else f"{d['worst_gap_pt']:.2f}"])
+    print_table(["seed", "split", "vs", "dominated", "uncovered", "worst gap pt"], prow)
     report = {
         "benchmark": "seeds", "environment": environment(), "threads": threads,
         "checkpoint": checkpoint.name, "seeds": seeds, "per_class": per_class,

@@ -13,7 +13,8 @@ The public API, one module per concept of the paper (README "Library"):
 * per-frame logits and the cache a caller holds: :func:`split_logits`, :class:`LogitCache`
   (:mod:`~dynamic_inference.logits`);
 * real early exit: :class:`EarlyExitEngine` (:mod:`~dynamic_inference.engine`), and
-  :func:`stream_video` for one file (:mod:`~dynamic_inference.stream`);
+  :func:`stream_video` for one file (:mod:`~dynamic_inference.stream`); :func:`fold_batchnorm`
+  (:mod:`~dynamic_inference.fold`), the inference copy of a model that makes small calls fast;
 * evaluation: :class:`Evaluation`, made by ``dynamic_inference.evaluate.evaluate`` (the function
   is not re-exported here: it would hide its module, ``import dynamic_inference.evaluate``);
 * checkpoints: :func:`load_checkpoint`, :class:`TrainConfig` (:mod:`~dynamic_inference.checkpoint`);
@@ -35,6 +36,7 @@ from dynamic_inference.errors import (
 )
 from dynamic_inference.evaluate import Evaluation
 from dynamic_inference.flops import cost_table
+from dynamic_inference.fold import fold_batchnorm
 from dynamic_inference.logits import LogitCache, split_logits
 from dynamic_inference.schemes import Scheme, frame_order, make_scheme, simulate
 from dynamic_inference.stream import stream_video
@@ -58,6 +60,7 @@ __all__ = [
     "choose_thresholds",
     "cost_table",
     "exit_costs",
+    "fold_batchnorm",
     "frame_order",
     "full_cost",
     "load_checkpoint",

@@ -80,7 +80,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import Tensor
@@ -665,6 +665,28 @@ def accuracy_at_cost(curve: Sequence[OperatingPoint], cost: float) -> float | No
     """Best top-1 of ``curve`` at a mean cost <= ``cost`` (None if no point is that cheap)."""
     feasible = [op.top1 for op in curve if op.mean_cost <= cost * (1 + 1e-9)]
     return max(feasible) if feasible else None
+
+
+def dominance(curve: Sequence[OperatingPoint], other: Sequence[OperatingPoint]) -> dict[str, Any]:
+    """How far ``curve`` is from Pareto-dominating ``other`` (at equal cost, at least as accurate).
+
+    For every point of ``other``, the *gap* is its top-1 minus the best top-1 of ``curve`` at no
+    more cost (:func:`accuracy_at_cost`), in points; ``curve`` dominates ``other`` when no gap is
+    positive. A point of ``other`` cheaper than every point of ``curve`` cannot be matched: it
+    counts as not dominated (``uncovered``). Returns ``points``, ``dominated`` (gaps <= 0),
+    ``uncovered`` and ``worst_gap_pt`` (the largest gap, None if every point is uncovered).
+    """
+    gaps = []
+    for op in other:
+        best = accuracy_at_cost(curve, op.mean_cost)
+        gaps.append(None if best is None else op.top1 - best)
+    known = [g for g in gaps if g is not None]
+    return {
+        "points": len(gaps),
+        "dominated": sum(g <= 1e-9 for g in known),
+        "uncovered": len(gaps) - len(known),
+        "worst_gap_pt": round(max(known), 4) if known else None,
+    }
 
 
 def oracle(

@@ -18,6 +18,7 @@ from dynamic_inference.calibrate import (
     default_p_grid,
     default_threshold_grid,
     descend_thresholds,
+    dominance,
     evaluate_thresholds,
     exit_fractions,
     oracle,
@@ -550,3 +551,16 @@ def test_budgeted_quota_with_tied_confidences_lets_the_ties_exit():
     stops = first_confident(conf, torch.tensor(op.thresholds, dtype=torch.float64))
     assert stops.tolist() == [0, 0, 2, 2]
     assert op.mean_cost == 2.0
+
+
+def test_dominance_counts_gaps_and_uncovered_points():
+    curve = [OperatingPoint("a", 10.0, 70.0), OperatingPoint("b", 20.0, 80.0)]
+    other = [
+        OperatingPoint("x", 5.0, 60.0),  # cheaper than all of curve: uncovered
+        OperatingPoint("y", 12.0, 69.0),  # curve has 70 at <= 12: dominated
+        OperatingPoint("z", 25.0, 81.5),  # curve's best at <= 25 is 80: gap 1.5
+    ]
+    assert dominance(curve, other) == {"points": 3, "dominated": 1, "uncovered": 1,
+                                       "worst_gap_pt": 1.5}
+    assert dominance(curve, curve)["dominated"] == 2  # a curve dominates itself
+    assert dominance(curve, [other[0]])["worst_gap_pt"] is None

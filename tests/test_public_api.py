@@ -15,7 +15,7 @@ HOME = {  # name -> the module that defines it (one hop from the paper's word to
     "full_cost": "cost", "exit_costs": "cost", "point_costs": "cost",
     "choose_thresholds": "calibrate", "split_logits": "logits", "LogitCache": "logits",
     "EarlyExitEngine": "engine", "stream_video": "stream", "Evaluation": "evaluate",
-    "load_checkpoint": "checkpoint", "TrainConfig": "checkpoint",
+    "load_checkpoint": "checkpoint", "TrainConfig": "checkpoint", "fold_batchnorm": "fold",
 }
 
 
@@ -42,7 +42,7 @@ def test_no_import_circle_and_no_module_level_cache() -> None:
     """Every module imports on its own in a fresh interpreter, and none keeps a dict cache at
     module level (a caller that wants reuse holds a LogitCache)."""
     modules = ["evaluate", "engine", "stream", "demo", "cost", "logits", "checkpoint", "flops",
-               "calibrate", "schemes", "train"]
+               "calibrate", "schemes", "train", "fold"]
     code = "; ".join(f"import dynamic_inference.{m}" for m in modules)
     subprocess.run([sys.executable, "-c", code], check=True)
     for m in modules:

@@ -22,8 +22,14 @@ def test_seeds_quick_on_a_new_seed(tmp_path: Path) -> None:
     report = seeds.main(["--quick", "--seeds", "7", "--root", str(tmp_path),
                          "--json", str(tmp_path / "out.json")])
     assert (tmp_path / "seed_7_2" / "val.csv").is_file() and (tmp_path / "out.json").is_file()
-    rows = report["per_seed"]["7"]
+    rows = dict(report["per_seed"]["7"])
+    pareto = rows.pop("pareto")
     assert set(rows) == {"depth", "input", "unified"}
+    for split in ("val", "test"):
+        for axis in ("depth", "input"):
+            d = pareto[split][f"unified_vs_{axis}"]
+            assert 0 <= d["dominated"] + d["uncovered"] <= d["points"] > 0
+            assert report["summary"][f"pareto_{split}_unified_vs_{axis}"]["points"] == d["points"]
     for r in rows.values():
         assert r["n_videos"] == 32  # 2 test clips x 16 classes
         assert sum(r["stop_histogram"].values()) == 32
