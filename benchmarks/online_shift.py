@@ -50,6 +50,7 @@ from torch import Tensor
 
 from dynamic_inference.backbones import build_model
 from dynamic_inference.exits import MultiExitNet
+from dynamic_inference.fold import fold_batchnorm
 from dynamic_inference.shift import ShiftCache
 
 TARGET_OVERHEAD_PCT = 5.0
@@ -104,13 +105,17 @@ def whole_clips(model: MultiExitNet, clips: Tensor) -> Tensor:
 
 
 def measure_model(
-    name: str, size: int, frames: int, batch: int, repeats: int, classes: int = 16
+    name: str, size: int, frames: int, batch: int, repeats: int, classes: int = 16,
+    fold: bool = False,
 ) -> dict[str, Any]:
-    """Time the streaming, no-shift and prefix-rerun variants of one backbone."""
+    """Time the streaming, no-shift and prefix-rerun variants of one backbone (``fold``: both
+    nets as :func:`~dynamic_inference.fold.fold_batchnorm` copies)."""
     torch.manual_seed(0)
     online = build_model(name, classes, shift="online").eval()
     noshift = build_model(name.replace("tsm_", "tsn_"), classes, shift="off").eval()
     noshift.load_state_dict(online.state_dict())  # the shift has no weights: same net
+    if fold:
+        online, noshift = fold_batchnorm(online), fold_batchnorm(noshift)
     clip = torch.randn(frames, 3, size, size)
     clips = torch.randn(batch, frames, 3, size, size)
 
@@ -142,6 +147,7 @@ def measure_model(
     batch_overhead = ratio_stats(batched["online"], batched["noshift"])
     return {
         "model": name,
+        "folded": fold,
         "size": size,
         "frames": frames,
         "batch": batch,
@@ -173,16 +179,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--no-r50", action="store_true", help="skip TSM-ResNet-50")
     p.add_argument("--r50-size", type=int, default=64, help="TSM-ResNet-50 input side")
     p.add_argument("--r50-frames", type=int, default=8, help="TSM-ResNet-50 frames")
+    p.add_argument("--fold", action="store_true",
+                   help="time the fold_batchnorm copies (BatchNorm folded, weights prepacked)")
     a = p.parse_args(argv)
     threads = set_threads(a.threads)
     frames, repeats, batch = (4, 3, 2) if a.quick else (a.frames, a.repeats, a.batch)
-    rows = [measure_model("tiny", 64, frames, batch, repeats)]
+    rows = [measure_model("tiny", 64, frames, batch, repeats, fold=a.fold)]
     if not (a.quick or a.no_r50):
-        rows.append(
-            measure_model("tsm_resnet50", a.r50_size, a.r50_frames, 2, max(3, repeats // 4))
-        )
-    print(f"online shift, streaming one frame at a time; {threads} thread(s), random weights; "
-          "median [quartiles] of per-round ratios")
+        rows.append(measure_model("tsm_resnet50", a.r50_size, a.r50_frames, 2,
+                                  max(3, repeats // 4), fold=a.fold))
+    print(f"online shift, streaming one frame at a time; {threads} thread(s), random weights"
+          f"{', folded copies' if a.fold else ''}; median [quartiles] of per-round ratios")
     print_table(
         ["model", "size", "T", "stream ms/frame", "no-shift ms/frame", "re-run prefix ms/frame",
          "re-run window ms/frame", "shift overhead %", "whole-clip overhead %",

@@ -16,6 +16,10 @@ compared with
   (stem if segment 0, its stages, its head; median of repeats), summed over the calls, for the
   scheme and for full inference (target >= 0.9 x): the gap is the engine's own cost.
 
+The model is timed as its :func:`~dynamic_inference.fold.fold_batchnorm` copy (BatchNorm folded
+into the convolutions, weights prepacked once; ``--no-fold``: the eager model), for full
+inference and the schemes alike.
+
 The **breakdown** splits each engine's time per segment (``e1``..: the stages up to that live
 exit, segment 1 with the stem) and per kind of work (:data:`engine.WORK_KINDS`: stem,
 convolutions, shift cache, heads, stop test, gather/compaction), mean of the rounds.
@@ -29,11 +33,12 @@ plan** (:func:`dynamic_inference.engine.prune_heads`): with stage and head times
 one video's call and the stops on val, the heads that cost more than they are predicted to save
 are switched off (``<scheme>-pruned``, timed too), and where even the pruned scheme is predicted
 slower than full inference on the whole clip the plan's choice is full inference: at batch 1 a
-dynamic scheme then never runs slower than full inference, because it is not used.
+dynamic scheme then never runs slower than full inference, because it is not used. The choice
+is made on time measured on val clips (one video at a time, interleaved), not on the prediction.
 
     python benchmarks/serving_speed.py [--checkpoint checkpoints/tiny_online.pt] [--clips 256]
         [--budgets 16,128,512,1024] [--repeats 3] [--threads 1] [--synthetic] [--quick]
-        [--json OUT]
+        [--no-fold] [--json OUT]
 """
 
 from __future__ import annotations
@@ -230,38 +235,53 @@ def print_breakdown(title: str, per_scheme: dict[str, dict[str, Any]], n_clips: 
 
 
 def batch_one_plans(
-    model: Any, cfg: Any, costs: Any, engines: dict[str, EarlyExitEngine],
-    clips: dict[str, Tensor], a: argparse.Namespace,
+    model: Any, cfg: Any, costs: Any, engines: dict[str, EarlyExitEngine], plan_clips: Tensor,
+    a: argparse.Namespace,
 ) -> tuple[dict[str, Any], dict[str, EarlyExitEngine]]:
     """Per scheme: the heads :func:`engine.prune_heads` switches off at batch 1 (stage and head
     times measured here on one video's call, stops on val; ``--synthetic``: on the timing
-    clips) and the choice, the pruned scheme or full inference, whichever is predicted faster.
+    clips), then the choice between the pruned scheme and full inference, by *measured* time:
+    both run one video at a time on ``plan_clips`` (val clips, or the timing clips with
+    ``--synthetic``), rounds interleaved, and the faster is kept (the prediction alone was
+    off by 3-5 % on this machine, enough to pick a slower scheme when the two are close).
     Returns the plans and the batch-1 engines: every engine plus ``<scheme>-pruned``."""
     from dynamic_inference.logits import split_logits
+
+    def ordered(sch: Any) -> Tensor:
+        return plan_clips[:, frame_order(sch.order, cfg.frames, sch.groups, sch.seed)]
+
+    def ms_per_video(eng: EarlyExitEngine, x: Tensor) -> Any:
+        return lambda: eng.serve(iter(x), eng.per_group, 1)
 
     reps = max(5, a.repeats)
     full_stage, full_head = stage_head_ms(model, engines["full"], cfg.frames, cfg.input_size, reps)
     full_ms = sum(full_stage) + full_head[-1]
+    full_clips = ordered(engines["full"].scheme).contiguous()
     plans: dict[str, Any] = {}
     out = dict(engines)
     for n in DYNAMIC:
         eng, sch = engines[n], engines[n].scheme
         if a.synthetic:
             with torch.inference_mode():
-                fl = model(clips[n]).stacked_logits().float()
+                fl = model(ordered(sch)).stacked_logits().float()
         else:
             perm = frame_order(sch.order, cfg.frames, sch.groups, sch.seed)
             fl = split_logits(model, cfg, "val", perm, a.data).frame_logits
         st, hd = stage_head_ms(model, eng, eng.per_group, cfg.input_size, reps)
         thr, ms = prune_heads(sch, eng.thresholds, sch.point_logits(fl), st, hd, cfg.frames)
         live = sch.live_exits(thr, model.num_exits)
-        out[f"{n}-pruned"] = EarlyExitEngine(
-            model, sch, thr, exit_costs(costs, sch, thr.tolist()), cfg.frames)
+        pruned = EarlyExitEngine(model, sch, thr, exit_costs(costs, sch, thr.tolist()),
+                                 cfg.frames)
+        out[f"{n}-pruned"] = pruned
+        times = interleaved({"pruned": ms_per_video(pruned, ordered(sch).contiguous()),
+                             "full": ms_per_video(engines["full"], full_clips)}, a.repeats)
+        measured = {k: 1e3 * statistics.median(v) / len(plan_clips) for k, v in times.items()}
         plans[n] = {
             "heads_off": [k + 1 for k in range(model.num_exits) if eng.live[k] and not live[k]],
             "thresholds": [round(float(t), 6) for t in thr],
             "stage_ms": st, "head_ms": hd, "predicted_ms": ms, "predicted_full_ms": full_ms,
-            "choice": f"{n}-pruned" if ms < full_ms else "full",
+            "plan_ms": measured["pruned"], "plan_full_ms": measured["full"],
+            "choice": f"{n}-pruned" if measured["pruned"] < measured["full"] else "full",
         }
     return plans, out
 
@@ -353,14 +373,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for r in rows:
         print_breakdown(f"\nbreakdown at {r['budget']} frames per call (ms per video, mean of "
                         f"{a.repeats} rounds)", r["schemes"], raw.shape[0])
-    plans, b1_engines = batch_one_plans(model, cfg, costs, engines, clips, a)
-    print("\nbatch-1 plan: heads whose measured cost exceeds their predicted saving are "
-          "switched off (engine.prune_heads on val stops); full inference where it is faster")
-    print_table(["scheme", "heads off", "predicted ms", "full predicted ms", "batch-1 choice"],
-                [[n, ",".join(f"e{k}" for k in pl["heads_off"]) or "none",
-                  f"{pl['predicted_ms']:.2f}", f"{pl['predicted_full_ms']:.2f}", pl["choice"]]
-                 for n, pl in plans.items()])
     step = max(1, raw.shape[0] // a.batch1_clips)
+    if a.synthetic:
+        plan_clips = raw[::step]
+    else:  # the plan is measured on val clips, the figures below on the test clips
+        plan_clips, _ = decoded_clips(open_split(cfg, "val", a.data), a.batch1_clips)
+    plans, b1_engines = batch_one_plans(model, cfg, costs, engines, plan_clips, a)
+    print("\nbatch-1 plan: heads whose measured cost exceeds their predicted saving are "
+          "switched off (engine.prune_heads on val stops); full inference where it is "
+          f"faster, measured on {len(plan_clips)} {'timing' if a.synthetic else 'val'} clips")
+    print_table(["scheme", "heads off", "predicted ms", "full predicted ms", "measured ms",
+                 "full measured ms", "batch-1 choice"],
+                [[n, ",".join(f"e{k}" for k in pl["heads_off"]) or "none",
+                  f"{pl['predicted_ms']:.2f}", f"{pl['predicted_full_ms']:.2f}",
+                  f"{pl['plan_ms']:.2f}", f"{pl['plan_full_ms']:.2f}", pl["choice"]]
+                 for n, pl in plans.items()])
     b1_clips = {n: clips[n.removesuffix("-pruned")][::step] for n in b1_engines}
     b1 = batch_one({**b1_engines, "stream": stream_engine},
                    {**b1_clips, "stream": raw[::step].contiguous()}, a.repeats)

@@ -32,6 +32,11 @@ are not time: :func:`dynamic_inference.cost.measure_latency` reads the engine's 
 *latency cost table* (milliseconds per frame up to each exit, on the machine at hand) that the
 calibration can use in place of the FLOPs table.
 
+On a CPU the engine's small calls (one group of a few frames, the few videos left at a deep
+stage) pay eager PyTorch's fixed cost per convolution; run it on
+:func:`dynamic_inference.fold.fold_batchnorm`'s copy of the model for speed, and compute the
+simulation's logits with that same copy when comparing the two.
+
 Schemes that split the clip into groups need a causal network: the bidirectional (offline) shift
 would need frames that have not arrived yet, so such a checkpoint is refused for them.
 """

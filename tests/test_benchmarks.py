@@ -157,10 +157,12 @@ def test_flops_rows_cover_the_paper_models() -> None:
     assert {"tsn_resnet50", "tsm_resnet50", "tsm_resnet101", "msdnet38", "tiny"} <= models
 
 
-def test_online_shift_quick(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fold", [False, True])
+def test_online_shift_quick(tmp_path: Path, fold: bool) -> None:
     out = tmp_path / "online.json"
-    online_shift.main(["--quick", "--json", str(out)])
+    online_shift.main(["--quick", "--json", str(out)] + (["--fold"] if fold else []))
     row = _json(out)["rows"][0]
+    assert row["folded"] is fold
     assert row["stream_equals_whole_clip_max_abs_diff"] <= 1e-5
     assert row["rerun_prefix_equals_stream_max_abs_diff"] <= 1e-5
     assert set(row["ms_per_new_frame"]) == {
