@@ -223,3 +223,18 @@ def test_channels_last_stays_channels_last(mode):
         whole = torch.cat([x[:4].view(2, 2, 16, 5, 5), x[4:].view(2, 2, 16, 5, 5)], 1)
         expect = reference_shift(whole.reshape(8, 16, 5, 5).contiguous(), 4, 8, mode)
         assert torch.equal(streamed.reshape(8, 16, 5, 5), expect)
+
+
+def test_one_frame_at_a_time_channels_last():
+    """The one-frame streaming path on channels_last frames (what a folded model's convs give):
+    the whole clip's online shift, frame by frame, and the memory format kept."""
+    torch.manual_seed(0)
+    x = torch.randn(3 * 5, 16, 4, 4)  # 3 videos x 5 frames
+    expect = reference_shift(x, 5, 8, "online").view(3, 5, 16, 4, 4)
+    frames = x.view(3, 5, 16, 4, 4)
+    last = None
+    for t in range(5):
+        step = frames[:, t].contiguous(memory_format=torch.channels_last)  # (3, 16, 4, 4)
+        out, last = online_shift_step(step, 1, last, 8)
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(out, expect[:, t])
