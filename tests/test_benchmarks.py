@@ -205,10 +205,12 @@ def test_gpu_script_skips_without_cuda(
     assert _json(out)["skipped"] is True
 
 
-def test_gpu_script_logic_on_cpu(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fold", [False, True])
+def test_gpu_script_logic_on_cpu(tmp_path: Path, fold: bool) -> None:
     out = tmp_path / "gpu_cpu.json"
     gpu_paper_scale.main(["--device", "cpu", "--models", "tiny", "--size", "64", "--frames", "4",
-                          "--batch", "4", "--dtype", "fp32", "--quick", "--json", str(out)])
+                          "--batch", "4", "--dtype", "fp32", "--quick", "--json", str(out)]
+                         + (["--fold"] if fold else []))
     report = _json(out)
     assert report["skipped"] is False
     row = report["rows"][0]
