@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--skip-bad", action="store_true",
                    help="drop missing and undecodable clips (listed in the report's 'skipped')")
+    s.add_argument("--fold", action="store_true",
+                   help="run the BatchNorm-folded copy of the model (faster engine on a CPU; "
+                   "logits equal to float rounding)")
 
     s = sub.add_parser("stream", help="frame-by-frame online inference on one video")
     s.add_argument("video")

@@ -65,6 +65,7 @@ from dynamic_inference.engine import EarlyExitEngine, EngineResult
 from dynamic_inference.errors import ConfigError, DatasetError
 from dynamic_inference.exits import MultiExitNet
 from dynamic_inference.flops import CostTable, cost_table
+from dynamic_inference.fold import fold_batchnorm
 from dynamic_inference.logits import LogitCache, SplitLogits, eval_split, order_for, split_logits
 from dynamic_inference.schemes import Scheme, SimResult, make_scheme, simulate
 
@@ -136,6 +137,7 @@ class Evaluation:
     latency: dict[str, Any] | None = None  # the time budget's figures (budget_ms)
     engine: EngineResult | None = None  # the real early exit on the split
     full_engine: EngineResult | None = None  # full inference through the same engine
+    folded: bool = False  # logits and engine from the fold_batchnorm copy of the model
 
     @property
     def full_top1(self) -> float:
@@ -178,6 +180,7 @@ class Evaluation:
             "gflops_by_group": _mean_by(groups, sim.cost),
             "val_top1_per_exit_at_training": self.provenance.get("val_top1_per_exit"),
             "skipped": {"count": len(self.skipped), "clips": self.skipped},
+            "folded": self.folded,
         }
         report["reduction_pct"] = round(
             100.0 * (1 - report["gflops_per_video"] / report["full_gflops_per_video"]), 2
@@ -241,6 +244,7 @@ def evaluate(
     budget_ms: float | None = None,
     skip_bad: bool = False,
     cache: LogitCache | None = None,
+    fold: bool = False,
 ) -> Evaluation:
     """Evaluate ``scheme`` on ``split`` with thresholds calibrated on val.
 
@@ -251,19 +255,24 @@ def evaluate(
     first one stops the run). The dataset's classes must be the checkpoint's
     (:func:`~dynamic_inference.checks.check_classes`). ``cache``: decoded clips and logits to
     reuse across calls (default: a fresh one, so val and test are decoded once per call).
+    ``fold``: the logits, the latency table and the engine come from the model's
+    :func:`~dynamic_inference.fold.fold_batchnorm` copy (faster on a CPU, the same logits to float
+    rounding, so a confidence on a threshold may fall the other way); the FLOPs are counted on
+    the model as trained.
     """
     _check_options(batch_size, device, budget, threshold, budget_ms)
     model, cfg, prov = load_checkpoint(checkpoint, device=device)
+    net = fold_batchnorm(model) if fold else model  # what runs
     if split == "val" and (budget is not None or threshold is None):
         print("note: thresholds are calibrated on val; evaluating on val too", file=sys.stderr)
     sch = make_scheme(scheme, groups, order, cfg.seed)
     if sch.groups > 1 and cfg.frames % sch.groups:
         raise ConfigError(f"--groups {groups} must divide the checkpoint's {cfg.frames} frames")
     cache = LogitCache() if cache is None else cache
-    name = str(Path(checkpoint).resolve())
+    name = str(Path(checkpoint).resolve()) + (" (folded)" if fold else "")
 
     def logits(which: str, perm: Tensor) -> SplitLogits:
-        return split_logits(model, cfg, which, perm, data, batch_size, device, skip_bad, cache,
+        return split_logits(net, cfg, which, perm, data, batch_size, device, skip_bad, cache,
                             name)
 
     perm = order_for(sch, cfg)
@@ -279,7 +288,7 @@ def evaluate(
     table = cost_table(model, cfg.input_size)
     latency: dict[str, Any] | None = None
     if budget_ms is not None:  # calibrate on measured time instead of FLOPs
-        ms_table = measure_latency(model, cfg.frames // sch.groups, cfg.input_size, batch_size,
+        ms_table = measure_latency(net, cfg.frames // sch.groups, cfg.input_size, batch_size,
                                    device=device, heads="all" if sch.depth else "last")
         ms_costs = sch.point_costs(ms_table, cfg.frames)  # (P,) ms per video
         thresholds, rule = choose_thresholds(sch, val, ms_costs, budget_ms, unit="ms")
@@ -317,12 +326,12 @@ def evaluate(
         oracle=oracle(sch.point_logits(test.frame_logits), test.labels,
                       point_costs(table, sch, cfg.frames)),
         skipped=list(dict.fromkeys(val.skipped + test.skipped)),  # val may be the split
-        latency=latency,
+        latency=latency, folded=fold,
     )
     if engine:
         ds = eval_split(cfg, split, data, skip_bad, cache)
-        ev.engine = run_engine(model, sch, thresholds, paid, cfg, ds, perm, batch_size, device)
-        ev.full_engine = run_engine(model, full_sch, [0.0], exit_costs(table, full_sch), cfg,
+        ev.engine = run_engine(net, sch, thresholds, paid, cfg, ds, perm, batch_size, device)
+        ev.full_engine = run_engine(net, full_sch, [0.0], exit_costs(table, full_sch), cfg,
                                     ds, full_perm, batch_size, device)
     return ev
 
@@ -398,7 +407,7 @@ def cli_evaluate(args: argparse.Namespace) -> int:
     report = evaluate(
         args.checkpoint, args.split, args.scheme, args.order, args.groups, args.budget,
         args.threshold, args.data, args.batch_size, args.device, budget_ms=args.budget_ms,
-        skip_bad=args.skip_bad,
+        skip_bad=args.skip_bad, fold=args.fold,
     ).to_report()
     text = json.dumps(report, indent=2)
     if args.json_out:

@@ -413,3 +413,31 @@ def test_engine_agrees_when_the_evaluated_split_is_the_calibration_split(checkpo
     r = ev.evaluate(checkpoint, "val", "unified", data=root,
                     budget=float(costs[0] + costs[-1]) / 2).to_report()
     assert r["engine_matches_simulation"] is True
+
+
+def test_evaluate_folded_model(checkpoint, tmp_path, capsys):
+    """``evaluate(fold=True)`` / ``--fold``: logits and engine from the folded copy, the engine
+    still equals the simulation, the FLOPs are the trained model's, and the predictions and
+    stops are those of the eager model (the logits differ by float rounding only)."""
+    import json
+
+    import dynamic_inference.evaluate as ev
+    from dynamic_inference.__main__ import main
+
+    rows = _sample_rows()
+    root = make_root(tmp_path / "root", rows, rows)
+    eager = ev.evaluate(checkpoint, "test", "unified", data=root, threshold=0.5)
+    folded = ev.evaluate(checkpoint, "test", "unified", data=root, threshold=0.5, fold=True)
+    assert torch.allclose(folded.test.frame_logits, eager.test.frame_logits, atol=1e-4)
+    assert not torch.equal(folded.test.frame_logits, eager.test.frame_logits)  # really folded
+    r, e = folded.to_report(), eager.to_report()
+    assert r["folded"] is True and e["folded"] is False
+    assert r["engine_matches_simulation"] is True
+    assert r["full_gflops_per_video"] == e["full_gflops_per_video"]
+    assert torch.equal(folded.sim.stop, eager.sim.stop) and torch.equal(folded.sim.pred,
+                                                                        eager.sim.pred)
+    out = tmp_path / "r.json"
+    main(["evaluate", "--checkpoint", str(checkpoint), "--data", str(root), "--scheme", "input",
+          "--threshold", "0.5", "--fold", "--json", str(out)])
+    assert json.loads(out.read_text())["folded"] is True
+    assert "input: top-1" in capsys.readouterr().out
