@@ -1,7 +1,7 @@
 """Inference-time folding: BatchNorm merged into the convolution before it, weights prepacked.
 
 Not in the paper, which counts FLOPs; this is what turns the engine's skipped FLOPs into time
-on a CPU (issue "FLOPs that become time"). In eval mode a BatchNorm after a convolution is an
+on a CPU. In eval mode a BatchNorm after a convolution is an
 affine map per channel, so it can be folded into the convolution's weight and bias:
 ``w' = w * gamma / sqrt(var + eps)``, ``b' = beta + (b - mean) * gamma / sqrt(var + eps)``.
 That removes one op per convolution, but the larger gain is the second step: on a CPU, PyTorch's
@@ -10,8 +10,8 @@ that dominates the small calls an early-exit engine issues (one group of a few f
 few videos left at a deep stage). :class:`FoldedConv2d` reorders the weight once and calls
 ``torch.ops.mkldnn._convolution_pointwise``, the op that ``torch.compile``'s CPU backend emits
 for frozen convolutions. Measured here (tiny net, whole network, one call, 1 thread,
-``python benchmarks/fold_speed.py``): 1.6x faster on 4 frames, 1.3x on 16, 1.15x on 64 and
-about the same on 1 frame (where eager PyTorch takes another path) and on 256.
+``python benchmarks/fold_speed.py``): 1.6x faster on 4 frames, 1.3x on 16, 1.15x on 64, 1.08x
+on 256, and no faster on 1 frame (where eager PyTorch takes another convolution path).
 
 Rules (``fold_batchnorm``):
 
