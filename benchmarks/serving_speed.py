@@ -245,18 +245,20 @@ def batch_one_plans(
     ``--synthetic``), rounds interleaved, and the faster is kept (the prediction alone was
     off by 3-5 % on this machine, enough to pick a slower scheme when the two are close).
     Returns the plans and the batch-1 engines: every engine plus ``<scheme>-pruned``."""
-    from dynamic_inference.logits import split_logits
+    from dynamic_inference.logits import LogitCache, split_logits
 
     def ordered(sch: Any) -> Tensor:
-        return plan_clips[:, frame_order(sch.order, cfg.frames, sch.groups, sch.seed)]
+        return plan_clips[:, frame_order(sch.order, cfg.frames, sch.groups, sch.seed)].contiguous()
 
-    def ms_per_video(eng: EarlyExitEngine, x: Tensor) -> Any:
+    def one_at_a_time(eng: EarlyExitEngine, x: Tensor) -> Any:
         return lambda: eng.serve(iter(x), eng.per_group, 1)
+
+    cache = LogitCache()  # val is decoded once for the three schemes
 
     reps = max(5, a.repeats)
     full_stage, full_head = stage_head_ms(model, engines["full"], cfg.frames, cfg.input_size, reps)
     full_ms = sum(full_stage) + full_head[-1]
-    full_clips = ordered(engines["full"].scheme).contiguous()
+    full_clips = ordered(engines["full"].scheme)
     plans: dict[str, Any] = {}
     out = dict(engines)
     for n in DYNAMIC:
@@ -266,15 +268,15 @@ def batch_one_plans(
                 fl = model(ordered(sch)).stacked_logits().float()
         else:
             perm = frame_order(sch.order, cfg.frames, sch.groups, sch.seed)
-            fl = split_logits(model, cfg, "val", perm, a.data).frame_logits
+            fl = split_logits(model, cfg, "val", perm, a.data, cache=cache).frame_logits
         st, hd = stage_head_ms(model, eng, eng.per_group, cfg.input_size, reps)
         thr, ms = prune_heads(sch, eng.thresholds, sch.point_logits(fl), st, hd, cfg.frames)
         live = sch.live_exits(thr, model.num_exits)
         pruned = EarlyExitEngine(model, sch, thr, exit_costs(costs, sch, thr.tolist()),
                                  cfg.frames)
         out[f"{n}-pruned"] = pruned
-        times = interleaved({"pruned": ms_per_video(pruned, ordered(sch).contiguous()),
-                             "full": ms_per_video(engines["full"], full_clips)}, a.repeats)
+        times = interleaved({"pruned": one_at_a_time(pruned, ordered(sch)),
+                             "full": one_at_a_time(engines["full"], full_clips)}, a.repeats)
         measured = {k: 1e3 * statistics.median(v) / len(plan_clips) for k, v in times.items()}
         plans[n] = {
             "heads_off": [k + 1 for k in range(model.num_exits) if eng.live[k] and not live[k]],

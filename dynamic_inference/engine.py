@@ -326,23 +326,23 @@ class EarlyExitEngine:
         if fl.stop_at is not None:  # forced stops: the rule above was paid for, not followed
             done = fl.stop_at.to(points.device)[rows.video] == points
         fl.latest = logits
-        last = s == len(self.segments) - 1
-        if not bool(done.any()):  # nobody stops: every row goes on, its state as it is
-            fl.add("stop", s, time.perf_counter() - t0)
-            return _Rows(rows.video, rows.slot, rows.group + 1, None) if last else \
-                _Rows(rows.video, rows.slot, rows.group, state)
-        now = time.perf_counter()
-        answer = logits[done].float().cpu()
-        for i, v, p, lg, slot in zip(
-            answer.argmax(1).tolist(), rows.video[done].tolist(), points[done].tolist(),
-            answer, rows.slot[done].tolist(),
-        ):
-            fl.pred[v], fl.stop[v], fl.logits[v] = i, p, lg
-            fl.decided[v] = now - fl.arrived[v]
-            fl.free.append(slot)
-            fl.clips[slot] = None
+        stopped = bool(done.any())
+        if stopped:
+            now = time.perf_counter()
+            answer = logits[done].float().cpu()
+            for i, v, p, lg, slot in zip(
+                answer.argmax(1).tolist(), rows.video[done].tolist(), points[done].tolist(),
+                answer, rows.slot[done].tolist(),
+            ):
+                fl.pred[v], fl.stop[v], fl.logits[v] = i, p, lg
+                fl.decided[v] = now - fl.arrived[v]
+                fl.free.append(slot)
+                fl.clips[slot] = None
         t1 = time.perf_counter()
         fl.add("stop", s, t1 - t0)
+        last = s == len(self.segments) - 1
+        if not stopped:  # every row goes on, its state as it is (nothing to compact)
+            return _Rows(rows.video, rows.slot, rows.group + int(last), None if last else state)
         if bool(done.all()):
             return None
         keep = (~done).nonzero().squeeze(1)
