@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# MiniActions videos are not in git: materialise them from the recipe (about 80 s, once)
+# MiniActions videos are not in git: materialise them from the recipe (about 2 min, once)
 data: $(STAMP)
 	$(PY) -c "from dynamic_inference.data.mini import ensure_mini; ensure_mini()"
 

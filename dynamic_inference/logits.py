@@ -7,7 +7,7 @@ threshold setting is then evaluated without touching the network again.
 
 Decoding and the network are the slow parts, so a caller that evaluates several schemes, orders
 or thresholds holds a :class:`LogitCache` and passes it along: it keeps the decoded clips of each
-MiniActions split (800 clips of 16 x 64 x 64 fit in memory; real datasets are streamed from disk
+MiniActions split (2,400 clips of 16 x 64 x 64 fit in memory; real datasets are streamed from disk
 each time) and the logits of each (checkpoint, split, frame order). Nothing is cached at module
 level: without a cache every call decodes and runs again.
 """

@@ -1,7 +1,9 @@
 """The three settings the notebooks run in, chosen by ``PROFILE`` in a chapter's first cell.
 
-* ``"mini"`` (CPU, minutes): the shipped tiny network (``checkpoints/tiny_*.pt``) on the
-  shipped MiniActions (``datasets_mini/``, 64 x 64).
+* ``"mini"`` (CPU, minutes): the shipped mini MSDNet (``checkpoints/msdnet_mini_*.pt``, the
+  paper's ablation backbone at CPU size: multi-scale dense blocks, an exit per block) on the
+  shipped MiniActions (``datasets_mini/``, 64 x 64). The tiny ResNet (``checkpoints/tiny_*.pt``,
+  the ResNet-50 stand-in) is shipped too: pass its path to ``evaluate`` or the benchmarks.
 * ``"gpu"`` (one CUDA GPU, nothing downloaded): the paper's ablation backbone, MSDNet-38 with an
   exit per block (or TSM-ResNet-50, ``DI_GPU_MODEL=tsm_resnet50``), 16 frames, on MiniActions
   rendered by the project's generator at a paper-like 128 x 128. What is absent is made on first
@@ -203,7 +205,7 @@ class Profile:
 def profile(name: str = "mini") -> Profile:
     """The profile ``name`` (``mini``, ``gpu`` or ``paper``); see the module docstring."""
     if name == "mini":
-        return Profile("mini", REPO_ROOT / "checkpoints", None, "cpu", "tiny_")
+        return Profile("mini", REPO_ROOT / "checkpoints", None, "cpu", "msdnet_mini_")
     if name == "gpu":
         from dynamic_inference.checks import check_device
 

@@ -359,6 +359,7 @@ def fit(
         "classes": list(train_set.classes),
         "skipped": skipped_clips(train_set) + skipped_clips(val_set),
         "val_top1_per_exit": val_acc,
+        "val_clips": len(val_set),  # the clips val_top1_per_exit is measured on
         "exit_names": list(model.exit_names),
         "train_time_s": round(train_time, 1),
         "steps": step,

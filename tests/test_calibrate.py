@@ -511,6 +511,48 @@ def test_default_rule_is_monotone_unified_never_costlier_than_the_input_axis(see
     assert unified.point.mean_cost <= alone.point.mean_cost + 1e-12
 
 
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_rule_front_of_unified_dominates_the_input_axis_and_holds_every_rule_choice(seed):
+    """The val front contains the input axis' front (so it dominates it: no gap), every point is
+    what its thresholds measure, and every single choice of the rule lies on or under it."""
+    from dynamic_inference.calibrate import (
+        calibrate_within_loss,
+        evaluate_thresholds,
+        within_loss_front,
+    )
+    from dynamic_inference.schemes import HeadPricing
+
+    g = torch.Generator().manual_seed(seed)
+    scheme = make_scheme("unified", groups=2)
+    fl = 2.0 * torch.randn(80, 3, 4, 4, generator=g)
+    labels = torch.randint(0, 4, (80,), generator=g)
+    fl[torch.arange(80), 2, :, labels] += 2.0
+    pl = scheme.point_logits(fl)
+    points = scheme.points(3)
+    last = [i for i, p in enumerate(points) if p.exit == 3]
+    base = scheme.point_costs([1.0, 2.0, 3.3], 4)
+    hp = scheme.head_pricing([0.1, 0.2, 0.3], 4)
+    blocks = [[i for i, p in enumerate(points) if p.exit == k] for k in (1, 2, 3)]
+    losses = (0.0, 1.0, 4.0)
+    front = within_loss_front(pl, labels, base, losses, 1.0, blocks, [last], hp)
+    alone = within_loss_front(pl[:, last], labels, base[last], losses, 1.0, [[0, 1]], (),
+                              HeadPricing(hp.extra[last], hp.head_of_point[last]))
+    assert dominance(front, alone)["dominated"] == len(alone)
+    costs = [op.mean_cost for op in front]
+    assert costs == sorted(costs) and [op.top1 for op in front] == sorted(op.top1 for op in front)
+    for op in front:
+        thr = list(op.thresholds)
+        live = scheme.live_exits(thr, 3)  # head k runs if a point of exit k can fire
+        exit_cost = [c + sum(h for h, on in zip((0.1, 0.2), live[: min(k + 1, 2)]) if on)
+                     for k, c in enumerate((1.0, 2.0, 3.3))]
+        again = evaluate_thresholds(pl, labels, scheme.point_costs(exit_cost, 4), thr)
+        assert (again.top1, again.mean_cost) == pytest.approx((op.top1, op.mean_cost))
+    for loss in losses:
+        choice = calibrate_within_loss(pl, labels, base, loss, 1.0, blocks, [last], hp).point
+        assert accuracy_at_cost(front, choice.mean_cost) >= choice.top1 - 1e-9
+
+
 def test_paired_interval_by_hand():
     from dynamic_inference.calibrate import paired_interval
 

@@ -49,7 +49,7 @@ def test_played_backwards_is_the_second_class_of_each_pair() -> None:
 
 def test_config_per_class_rule_and_errors() -> None:
     cfg = mini.MiniConfig.with_per_class(3, 8)
-    assert (cfg.seed, cfg.train_per_class, cfg.val_per_class, cfg.test_per_class) == (3, 8, 5, 5)
+    assert (cfg.seed, cfg.train_per_class, cfg.val_per_class, cfg.test_per_class) == (3, 8, 15, 15)
     assert mini.MiniConfig.with_per_class(0, None) == mini.MiniConfig()
     with pytest.raises(ConfigError):
         mini.MiniConfig.with_per_class(0, 0)

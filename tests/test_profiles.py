@@ -66,7 +66,7 @@ def test_recipe_refuses_what_cannot_work():
 
 
 def test_profiles_say_what_they_need(monkeypatch):
-    assert profile("mini").checkpoint("online").name == "tiny_online.pt"
+    assert profile("mini").checkpoint("online").name == "msdnet_mini_online.pt"
     with pytest.raises(ConfigError, match="variant must be one of"):
         profile("mini").checkpoint("bidirectional")
     with pytest.raises(ConfigError, match="PROFILE must be 'mini', 'gpu' or 'paper'"):

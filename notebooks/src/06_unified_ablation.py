@@ -11,7 +11,7 @@
 #
 # Training: the loss is the mean cross-entropy over *every* decision point, (group prefix, exit),
 # so each head works on partial sums (`train.prefix_losses`).
-# Command line: `python -m dynamic_inference evaluate --checkpoint checkpoints/tiny_online.pt
+# Command line: `python -m dynamic_inference evaluate --checkpoint checkpoints/msdnet_mini_online.pt
 # --scheme unified --split test --json unified.json`.
 
 # %%

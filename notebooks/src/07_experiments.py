@@ -13,14 +13,14 @@
 #
 # **Here.** MiniActions has both kinds of class in one dataset: 8 *scene* classes (the
 # Kinetics/UCF/HMDB analogue) and 8 *temporal* classes in time-reversal pairs (the
-# Something-Something analogue). One online-TSM tiny network (the mini profile: 16 frames in 4
-# groups, 4 exits; the cells read them from the checkpoint), trained on all 16 classes, is
-# evaluated with the four schemes: full inference, depth axis (a), input axis with the strided
+# Something-Something analogue). One mini MSDNet with online temporal shift (the paper's
+# ablation backbone, MSDNet-38, at CPU size; the mini profile: 16 frames in 4 groups, 4 exits;
+# the cells read them from the checkpoint), trained on all 16 classes, is evaluated with the four schemes: full inference, depth axis (a), input axis with the strided
 # order (c) and unified (d), on the scene and on the temporal test clips separately. Thresholds
 # always come from the validation split. The scene / temporal split is MiniActions'; on another
 # dataset (the paper profile) the cells report all test clips only.
 #
-# Command line: `python -m dynamic_inference evaluate --checkpoint checkpoints/tiny_online.pt
+# Command line: `python -m dynamic_inference evaluate --checkpoint checkpoints/msdnet_mini_online.pt
 # --split test --scheme unified --json out.json` (its `top1_by_group` holds the per-group top-1).
 
 # %%
@@ -276,12 +276,13 @@ for name in ("depth (a)", "input strided (c)", "unified (d)"):
 # %% [markdown]
 # **What is comparable.** The *relative* cut against the same network's full inference, and its
 # ordering between the two kinds of data: the scene-like classes should be cut more than the
-# temporal ones, as K400/UCF/HMDB (44-70%) are cut more than Something-Something (19-32%).
-# **What is not.** Absolute top-1 and GFLOPs (a 0.1242 GFLOPs-per-video network on 64x64 synthetic
-# clips vs MSDNet-38 / ResNet-50 at 224x224); the paper's references (its ResNet rows compare to
-# TSM, a different network); its separate networks per dataset (ours: one shared network, so the
-# per-group rows share every weight); and its top-1 gains over full inference, which come with
-# different training, while ours are held within 0.5 pt of full inference on val by construction.
+# temporal ones, as K400/UCF/HMDB (44-71%) are cut more than Something-Something (19-32%).
+# **What is not.** Absolute top-1 and GFLOPs (a 0.1072 GFLOPs-per-video mini MSDNet on 64x64
+# synthetic clips vs MSDNet-38 / ResNet-50 at 224x224); the paper's references (its ResNet rows
+# compare to TSM, a different network); its separate networks per dataset (ours: one shared
+# network, so the per-group rows share every weight); and its top-1 gains over full inference,
+# which come with different training, while ours are held near full inference by the
+# validation rule only (on val, by construction; the test split can lose more).
 #
 # ## Real wall clock on this machine
 #
@@ -324,53 +325,59 @@ for name in list(SCHEMES)[1:]:
 
 # %% [markdown]
 # The engine's stops equal the simulation's for every clip (checked above). The project's
-# target is a wall-clock speed-up of at least 0.8 x the FLOPs speed-up on a CPU. The timings
-# change from run to run (nbval does not compare them), so the text below describes them in
-# words; read the figures in the table above.
+# target is a wall-clock speed-up of at least four fifths of the FLOPs speed-up on a CPU. The
+# timings change from run to run (nbval does not compare them), so the text below describes them
+# in words; read the figures in the table above.
 #
 # ## Reproduced / Differs / Why
 #
-# Test split; top-1 with the all-val thresholds (full inference: scene 95.0%, temporal 49.0%);
+# Test split; top-1 with the all-val thresholds (full inference: scene 92.3%, temporal 39.7%);
 # FLOPs cut with thresholds from all of val / from the group's own val.
 #
 # | subset (paper analogue) | scheme | top-1 | cut | paper's cut |
 # |---|---|---|---|---|
-# | scene (K400, UCF-101, HMDB-51) | depth | 94.5 | 53% / 56% | 44-71% |
-# | scene | input strided | 95.0 | 72% / 72% | |
-# | scene | unified | 94.2 | 84% / 84% | |
-# | temporal (Sth-Sth v1/v2) | depth | 49.0 | -3% / 0% | 19-32% |
-# | temporal | input strided | 47.5 | 53% / 48% | |
-# | temporal | unified | 47.2 | 50% / 48% | |
+# | scene (K400, UCF-101, HMDB-51) | depth | 92.0 | 73% / 75% | 44-71% |
+# | scene | input strided | 91.8 | 70% / 68% | |
+# | scene | unified | 91.2 | 89% / 86% | |
+# | temporal (Sth-Sth v1/v2) | depth | 39.2 | 16% / 13% | 19-32% |
+# | temporal | input strided | 39.4 | 48% / 56% | |
+# | temporal | unified | 38.3 | 51% / 59% | |
 #
 # **Reproduced**: scene-like data is cut more than temporal data by every scheme: by the depth
-# axis (53-56% vs nothing), the input axis (72% vs 48-53%) and the unified scheme (84% vs
-# 48-50%), as K400/UCF/HMDB (44-71%) are cut more than Something-Something (19-32%). Over all
-# test clips the unified scheme cuts 67% (top-1 70.8% vs 72.0%).
+# axis (73-75% vs 13-16%), the input axis (68-70% vs 48-56%) and the unified scheme (86-89% vs
+# 51-59%), as K400/UCF/HMDB (44-71%) are cut more than Something-Something (19-32%). The
+# unified scheme cuts the most on both kinds of data, and the depth axis alone the least. Over
+# all test clips the unified scheme cuts 70% (top-1 64.8% vs 66.0% for full inference).
 #
-# **Differs**: (1) on the temporal clips the input axis cuts about half the FLOPs (53% with the
-# all-val thresholds), far more than the paper's Something-Something rows, and slightly more
-# than the unified scheme (50%): with the strided order the first group of frames already spans
-# the clip, and the model, weak on motion (49% full-inference top-1 on the temporal classes),
-# gains little from more frames, so waiting for them rarely changes its answer. (2) With one set of
-# thresholds for all clips the scene classes get 94.2-95.0% against 95.0% for full inference and
-# the temporal ones 47.2-49.0% against 49.0%; the paper's rows are about as accurate as full
-# inference or above it (HMDB-51: 72.3% vs 70.7%). (3) The depth axis alone saves nothing on
-# temporal clips (-3% with the all-val thresholds: they pay for every head and reach exit 4).
-# (4) With the temporal clips' own val (400 clips), no depth setting that passed the rule was
-# cheaper than full inference, so it fell back to "only the last point answers": full
-# inference, 0% cut (the heads of the other exits are then not run). The other schemes cut
-# within a few points of the all-val figure with a group's own val (temporal: 48% against 53%
-# and 50%; scene: unchanged). (5) Wall clock (1 CPU thread): the engine turns a large part of
-# each FLOPs saving into time, but how large changes from run to run on a shared machine (read
-# the ratios in the table above). Where it falls short, the cause is the fixed cost per decision
-# point (a call per group of frames, compaction, the stop test), which does not shrink with the
-# FLOPs: a clip that stops in the first group at exit 1 costs about a twentieth of full
-# inference in FLOPs, not in time.
+# **Differs**: (1) on the temporal clips the input axis and the unified scheme cut about half
+# the FLOPs (48% and 51% with the all-val thresholds, 56% and 59% with the temporal val), far
+# more than the paper's Something-Something rows (19-32%). With the strided order the first
+# group of frames already spans the clip, and the model is weak on motion (39.7% full-inference
+# top-1 on the temporal classes): stopping after 8.3 of 16 frames on average costs the input
+# axis little top-1 there (39.4% vs 39.7%). Only the depth axis alone stays below the paper's
+# range on temporal data (16% / 13%). (2) The paper's rows are about as accurate as full
+# inference or above it (HMDB-51: 72.3% vs 70.7%); ours are below it on test: with one set of
+# thresholds for all clips the scene classes get 91.2-92.0% against 92.3% and the temporal ones
+# 38.3-39.4% against 39.7%. The unified scheme passed the rule on val (a loss of -0.08 +- 0.53
+# pt) yet loses more on test (64.8% vs 66.0% over all clips). (3) With a group's own val (1,200
+# clips) the cuts move by a few points either way: on the scene clips the depth axis cuts more
+# (75% vs 73%) and the input axis and the unified scheme less (68% vs 70%, 86% vs 89%); on the
+# temporal clips the depth axis cuts less (13% vs 16%) and the other two more (56% vs 48%, 59%
+# vs 51%), the unified scheme at a larger loss (37.5% against 39.7% for full inference). No
+# scheme falls back to full inference. (4) Wall clock (1 CPU thread): the engine turns a large
+# part of each FLOPs saving into time, but how large changes from run to run on a shared machine
+# (read the ratios in the table above; in the saved run they are close to one, lowest for the
+# cheapest case, the unified scheme on the scene clips). Where it falls short, the cause is the
+# fixed cost per decision point (a call per group of frames, compaction, the stop test), which
+# does not shrink with the FLOPs: a clip that stops at the first decision point costs a small
+# fraction of full inference in FLOPs, a larger one in time.
 #
 # **Why**: a scene class is visible in one frame at a shallow exit (the depth scheme's scene
-# clips stop at exit 1.89 on average; chapter 8 shows which), while a temporal class needs
-# motion seen by the deepest features (mean exit 3.90), so the depth axis has less to skip on
-# temporal data, in our mini setting as in the paper's.
+# clips stop at exit 1.32 on average; chapter 8 shows which), while a temporal class needs
+# motion seen by the deepest features (mean exit 3.31), so the depth axis has less to skip on
+# temporal data, in our mini setting as in the paper's. The unified scheme shows the same on
+# both axes: scene clips stop after 4.6 frames at exit 1.38 on average, temporal clips after 7.9
+# frames at exit 3.62.
 #
 # ## Exercises
 #
@@ -397,7 +404,7 @@ else:
 # %% [markdown]
 # **7.2** The input axis on the **temporal** test clips: by how many points does its FLOPs cut
 # change when its thresholds come from the temporal val clips only instead of all of val
-# (negative: it cuts less)? Read it from the tables above, unrounded (`results`, `per_group`).
+# (positive: it cuts more; negative: it cuts less)? Read it from the tables above, unrounded (`results`, `per_group`).
 
 # %%
 # EXERCISE 7.2

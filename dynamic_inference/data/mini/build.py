@@ -5,10 +5,10 @@ README, "MiniActions". A dataset folder holds ``recipe.json`` (command, seed, ve
 sizes, encoder, library versions), ``classes.json``, ``train.csv``/``val.csv``/``test.csv``,
 ``manifest.csv`` (per clip: sha256 of the rendered source frames, of the decoded frames and of
 the file), ``videos/<split>/*.mp4``, ``sample/`` (the first test clip of every class, with
-``sample.csv``) and a ``.gitignore`` that keeps ``videos/`` out of git: the default set (2,880
-clips: 80/50/50 per class) is ~130 MB of video, so only the recipe, annotations, manifest and the
+``sample.csv``) and a ``.gitignore`` that keeps ``videos/`` out of git: the default set (6,080
+clips: 80/150/150 per class) is ~270 MB of video, so only the recipe, annotations, manifest and the
 16-clip sample (~0.7 MB) are committed. :func:`ensure_mini` materialises ``videos/`` from the
-recipe on first use (2 processes: ~80 s on the 2-core CPU; under a file lock, into a temporary
+recipe on first use (2 processes: ~124 s on the 2-core CPU; under a file lock, into a temporary
 folder renamed into place) and checks every clip against the manifest; later calls only check
 that the files are there (~0.1 s).
 
@@ -71,7 +71,7 @@ def default_root() -> Path:
 def _recipe(config: MiniConfig, n_clips: int) -> dict[str, object]:
     """What ``recipe.json`` records: the command, seed and config, encoder and library versions."""
     per_class = "" if (config.train_per_class, config.val_per_class, config.test_per_class) == (
-        80, 50, 50) else f" --per-class {config.train_per_class}"
+        80, 150, 150) else f" --per-class {config.train_per_class}"
     return {
         "name": "MiniActions",
         "version": DATASET_VERSION,

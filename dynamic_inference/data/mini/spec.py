@@ -40,8 +40,8 @@ class MiniConfig:
 
     seed: int = DEFAULT_SEED
     train_per_class: int = 80
-    val_per_class: int = 50
-    test_per_class: int = 50
+    val_per_class: int = 150  # 2,400 val clips: a 0.5 pt loss is 12 of them
+    test_per_class: int = 150
     size: int = 64
     min_frames: int = 32
     max_frames: int = 48
@@ -63,13 +63,13 @@ class MiniConfig:
 
     @classmethod
     def with_per_class(cls, seed: int, per_class: int | None) -> MiniConfig:
-        """``per_class=K``: K train clips per class and ``ceil(5 K / 8)`` val and test clips
-        (the default ratio 80:50:50); ``None`` gives the defaults."""
+        """``per_class=K``: K train clips per class and ``ceil(15 K / 8)`` val and test clips
+        (the default ratio 80:150:150); ``None`` gives the defaults."""
         if per_class is None:
             return cls(seed=seed)
         if per_class < 1:
             raise ConfigError(f"--per-class must be >= 1, got {per_class}")
-        held_out = math.ceil(per_class * 5 / 8)
+        held_out = math.ceil(per_class * 15 / 8)
         return cls(seed=seed, train_per_class=per_class, val_per_class=held_out,
                    test_per_class=held_out)
 
