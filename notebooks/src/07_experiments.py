@@ -15,8 +15,9 @@
 # Kinetics/UCF/HMDB analogue) and 8 *temporal* classes in time-reversal pairs (the
 # Something-Something analogue). One mini MSDNet with online temporal shift (the paper's
 # ablation backbone, MSDNet-38, at CPU size; the mini profile: 16 frames in 4 groups, 4 exits;
-# the cells read them from the checkpoint), trained on all 16 classes, is evaluated with the four schemes: full inference, depth axis (a), input axis with the strided
-# order (c) and unified (d), on the scene and on the temporal test clips separately. Thresholds
+# the cells read them from the checkpoint), trained on all 16 classes, is evaluated with the
+# four schemes: full inference, depth axis (a), input axis with the strided order (c) and
+# unified (d), on the scene and on the temporal test clips separately. Thresholds
 # always come from the validation split. The scene / temporal split is MiniActions'; on another
 # dataset (the paper profile) the cells report all test clips only.
 #
@@ -346,8 +347,8 @@ for name in list(SCHEMES)[1:]:
 # **Reproduced**: scene-like data is cut more than temporal data by every scheme: by the depth
 # axis (73-75% vs 13-16%), the input axis (68-70% vs 48-56%) and the unified scheme (86-89% vs
 # 51-59%), as K400/UCF/HMDB (44-71%) are cut more than Something-Something (19-32%). The
-# unified scheme cuts the most on both kinds of data, and the depth axis alone the least. Over
-# all test clips the unified scheme cuts 70% (top-1 64.8% vs 66.0% for full inference).
+# unified scheme cuts the most on both kinds of data. Over all test clips it cuts 70% (top-1
+# 64.8% vs 66.0% for full inference).
 #
 # **Differs**: (1) on the temporal clips the input axis and the unified scheme cut about half
 # the FLOPs (48% and 51% with the all-val thresholds, 56% and 59% with the temporal val), far
