@@ -146,12 +146,12 @@ def _ensure(root: str) -> str:
 def test_make_and_concurrent_ensure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "mini"
     code = cli_make_mini(SimpleNamespace(out=str(root), seed=5, per_class=1))
-    assert code == 0 and "48 clips" in capsys.readouterr().out
+    assert code == 0 and "80 clips" in capsys.readouterr().out  # 1 + 2 + 2 per class
     for name in ("recipe.json", "classes.json", "train.csv", "val.csv", "test.csv",
                  "manifest.csv", ".gitignore", "sample/sample.csv"):
         assert (root / name).is_file(), name
     assert "videos/" in (root / ".gitignore").read_text()
-    assert len(read_mini(root, "val")) == 16
+    assert len(read_mini(root, "val")) == 32
     assert len(read_mini(root, "sample")) == 16
     made = {p.name: p.read_bytes() for p in (root / "videos").rglob("*.mp4")}
     shutil.rmtree(root / "videos")

@@ -405,7 +405,8 @@ else:
 # %% [markdown]
 # **7.2** The input axis on the **temporal** test clips: by how many points does its FLOPs cut
 # change when its thresholds come from the temporal val clips only instead of all of val
-# (positive: it cuts more; negative: it cuts less)? Read it from the tables above, unrounded (`results`, `per_group`).
+# (positive: it cuts more; negative: it cuts less)? Read it from the tables above, unrounded
+# (`results`, `per_group`).
 
 # %%
 # EXERCISE 7.2
