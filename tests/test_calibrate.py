@@ -490,11 +490,9 @@ def test_head_pricing_matches_exit_costs_with_the_live_heads():
                 scheme.point_costs(exit_cost, 4).tolist())
 
 
-@settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), max_loss=st.sampled_from([0.0, 0.5, 2.0]))
-def test_default_rule_is_monotone_unified_never_costlier_than_the_input_axis(seed, max_loss):
-    from dynamic_inference.calibrate import calibrate_within_loss
-
+def _two_group_unified(seed: int):
+    """Random logits of a 2-group, 3-exit unified scheme whose last exit knows more: the scheme,
+    point logits, labels, the last exit's points, base point costs, head pricing and blocks."""
     g = torch.Generator().manual_seed(seed)
     scheme = make_scheme("unified", groups=2)
     fl = 2.0 * torch.randn(80, 3, 4, 4, generator=g)
@@ -506,6 +504,15 @@ def test_default_rule_is_monotone_unified_never_costlier_than_the_input_axis(see
     base = scheme.point_costs([1.0, 2.0, 3.3], 4)
     hp = scheme.head_pricing([0.1, 0.2, 0.3], 4)
     blocks = [[i for i, p in enumerate(points) if p.exit == k] for k in (1, 2, 3)]
+    return scheme, pl, labels, last, base, hp, blocks
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), max_loss=st.sampled_from([0.0, 0.5, 2.0]))
+def test_default_rule_is_monotone_unified_never_costlier_than_the_input_axis(seed, max_loss):
+    from dynamic_inference.calibrate import calibrate_within_loss
+
+    scheme, pl, labels, last, base, hp, blocks = _two_group_unified(seed)
     unified = calibrate_within_loss(pl, labels, base, max_loss, 1.0, blocks, [last], hp)
     alone = calibrate_within_loss(pl[:, last], labels, base[last], max_loss, 1.0, [[0, 1]])
     assert unified.point.mean_cost <= alone.point.mean_cost + 1e-12
@@ -523,17 +530,7 @@ def test_rule_front_of_unified_dominates_the_input_axis_and_holds_every_rule_cho
     )
     from dynamic_inference.schemes import HeadPricing
 
-    g = torch.Generator().manual_seed(seed)
-    scheme = make_scheme("unified", groups=2)
-    fl = 2.0 * torch.randn(80, 3, 4, 4, generator=g)
-    labels = torch.randint(0, 4, (80,), generator=g)
-    fl[torch.arange(80), 2, :, labels] += 2.0
-    pl = scheme.point_logits(fl)
-    points = scheme.points(3)
-    last = [i for i, p in enumerate(points) if p.exit == 3]
-    base = scheme.point_costs([1.0, 2.0, 3.3], 4)
-    hp = scheme.head_pricing([0.1, 0.2, 0.3], 4)
-    blocks = [[i for i, p in enumerate(points) if p.exit == k] for k in (1, 2, 3)]
+    scheme, pl, labels, last, base, hp, blocks = _two_group_unified(seed)
     losses = (0.0, 1.0, 4.0)
     front = within_loss_front(pl, labels, base, losses, 1.0, blocks, [last], hp)
     alone = within_loss_front(pl[:, last], labels, base[last], losses, 1.0, [[0, 1]], (),
