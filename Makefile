@@ -28,11 +28,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 unit: data
-	$(PY) -m pytest tests/ -q
+	$(PY) -m pytest tests/ -q -n auto --dist loadscope
 
 # pytest exits 5 when it collects nothing (no notebooks yet): that is not a failure.
 notebooks: data
-	$(PY) -m pytest --nbval notebooks/ -q --nbval-sanitize-with notebooks/sanitize.cfg; \
+	$(PY) -m pytest --nbval notebooks/ -q -n auto --dist loadfile --nbval-sanitize-with notebooks/sanitize.cfg; \
 	  rc=$$?; if [ $$rc -eq 5 ]; then echo "no notebooks collected"; exit 0; fi; exit $$rc
 
 test: lint unit notebooks

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# `make unit` runs the tests in one pytest-xdist worker per core: each worker keeps to one torch
+# thread so that the workers do not compete for the same cores.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 
 def _tool(name: str) -> ModuleType:

@@ -82,24 +82,27 @@ def test_time_budget_is_calibrated_on_a_measured_latency_table(monkeypatch):
     from dynamic_inference.cost import measure_latency
     from dynamic_inference.errors import ConfigError
     from dynamic_inference.evaluate import evaluate
+    from dynamic_inference.logits import LogitCache
     from dynamic_inference.schemes import make_scheme
 
+    cache = LogitCache()  # the splits are decoded and run once for the calls below
     model, cfg, _ = load_checkpoint(ck)
     sch = make_scheme("unified")
     table = measure_latency(model, 4, cfg.input_size, batch=32)
     monkeypatch.setattr(ev, "measure_latency", lambda *a, **k: list(table))
     ms = sch.point_costs(table, cfg.frames)
     budget = float(ms[0] + ms[-1]) / 2  # well inside [first point, full] despite timing noise
-    r = evaluate(ck, "test", "unified", engine=False, budget_ms=budget).to_report()
+    r = evaluate(ck, "test", "unified", engine=False, budget_ms=budget, cache=cache).to_report()
     assert r["budget_ms_per_video"] == budget and len(r["latency_ms_per_frame"]) == 4
     assert r["val_predicted_ms_per_video"] <= budget + 1e-3  # rounded to 3 decimals
     assert r["predicted_ms_per_video"] < r["full_predicted_ms_per_video"]
     assert "ms/video" in r["threshold_rule"] and r["reduction_pct"] > 0
     with pytest.raises(ConfigError, match="ms/video"):
-        evaluate(ck, "test", "unified", engine=False, budget_ms=1e6)  # above the full cost
+        evaluate(ck, "test", "unified", engine=False, budget_ms=1e6, cache=cache)  # > full cost
     with pytest.raises(ConfigError, match="budget-ms"):
-        evaluate(ck, "test", "unified", engine=False, budget_ms=-1.0)
+        evaluate(ck, "test", "unified", engine=False, budget_ms=-1.0, cache=cache)
     with pytest.raises(ConfigError, match="combined"):
-        evaluate(ck, "test", "unified", engine=False, budget_ms=budget, threshold=0.5)
+        evaluate(ck, "test", "unified", engine=False, budget_ms=budget, threshold=0.5,
+                 cache=cache)
     assert_clean_error(run("evaluate", "--checkpoint", str(ck), "--scheme", "depth",
                            "--budget-ms", "0"), "budget-ms")

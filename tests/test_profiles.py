@@ -4,7 +4,8 @@
 The toy gpu profile renders MiniActions at 32 x 32 with one clip per class and split, trains
 each MSDNet-38 checkpoint for one optimiser step on CPU, and runs each chapter on it: it proves
 the cells read exits, frames, groups and sizes from the model and config rather than assuming
-the tiny net (its figures mean nothing at that size).
+the mini profile (its figures mean nothing at that size). The same run answers each chapter's
+exercises from ``notebooks/solutions/`` and requires every check to say ``correct``.
 """
 
 from __future__ import annotations
@@ -112,11 +113,21 @@ def test_artefacts_of_another_recipe_are_refused_not_reused(toy_gpu):
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
-def test_every_chapter_runs_with_the_gpu_profile(bn, toy_gpu, src, monkeypatch):
+def test_every_chapter_runs_with_the_gpu_profile_and_its_solutions_pass(bn, toy_gpu, src,
+                                                                         monkeypatch):
+    """Each chapter with ``PROFILE = "gpu"`` and its exercises answered from
+    ``notebooks/solutions/``: every cell runs, and every exercise's check says ``correct``. The
+    checks compute their expected answers from the chapter's own model and data, so a solution
+    that passes on this toy profile is checked by code, not by figures of the mini profile (whose
+    saved chapters nbval runs with the exercises unanswered)."""
     p, _ = toy_gpu
     for k, v in dict(TOY, DI_GPU_ROOT=str(p.recipe.root)).items():
         monkeypatch.setenv(k, v)  # the kernel inherits the environment
-    bn.execute(bn.with_profile(src.read_text(), "gpu"))  # raises on the first failing cell
+    solutions = (ROOT / "notebooks" / "solutions" / src.name).read_text()
+    source = bn.with_profile(bn.with_solutions(src.read_text(), solutions), "gpu")
+    nb = bn.execute(source)  # raises on the first failing cell
+    asked = bn.exercise_cells(src.read_text())
+    assert sorted(bn.check_lines(nb)) == sorted(f"exercise {label}: correct" for label in asked)
 
 
 def test_gpu_run_script_writes_its_summary(gpu_script, toy_gpu, tmp_path, monkeypatch):

@@ -24,6 +24,10 @@ def test_seeds_quick_on_a_new_seed(tmp_path: Path) -> None:
     assert (tmp_path / "seed_7_2" / "val.csv").is_file() and (tmp_path / "out.json").is_file()
     rows = dict(report["per_seed"]["7"])
     pareto = rows.pop("pareto")
+    bound = rows.pop("bound")
+    assert set(bound) == {"depth", "input", "unified"}
+    for b in bound.values():  # a setting chosen on test within the loss target, or none (0 cut)
+        assert 0.0 <= b["cut_pct"] < 100.0 and b["loss_pt"] <= seeds.TARGET_LOSS_PT + 1e-6
     assert set(rows) == {"depth", "input", "unified"}
     for split in ("val", "test"):
         for axis in ("depth", "input"):

@@ -25,4 +25,4 @@ last_changed = clip.clone()
 last_changed[:, -1] = torch.randn_like(last_changed[:, -1])
 with torch.no_grad():
     delta = nets["offline"](clip).logits[-1][0] - nets["offline"](last_changed).logits[-1][0]
-answer = (delta.abs().amax(dim=1) > 1e-6).nonzero().flatten().tolist()
+answer = (delta != 0).any(dim=1).nonzero().flatten().tolist()
