@@ -106,13 +106,15 @@ def rule_curve(sch: Any, val: Any, test: Any, table: Any, frames: int) -> dict[s
     unified scheme's including the input axis' front), each setting priced by the heads it runs,
     measured on val and, frozen, on test."""
     base, heads = calibration_costs(table, sch, frames)
+    points = {split: sch.point_logits(lg.frame_logits) for split, lg in (("val", val),
+                                                                          ("test", test))}
+    labels = {"val": val.labels, "test": test.labels}
     out: dict[str, list[Any]] = {"val": [], "test": []}
     for i, op in enumerate(rule_front(sch, val, base, heads)):
         thr = list(op.thresholds)
         costs = sch.point_costs(exit_costs(table, sch, thr), frames)
-        for split, logits in (("val", val), ("test", test)):
-            out[split].append(evaluate_thresholds(sch.point_logits(logits.frame_logits),
-                                                  logits.labels, costs, thr,
+        for split in out:
+            out[split].append(evaluate_thresholds(points[split], labels[split], costs, thr,
                                                   name=f"front {i}"))
     return out
 
@@ -157,15 +159,11 @@ def bound_chosen_on_test(checkpoint: Path, data: Path | None, cache: LogitCache,
     the target, calibration is not what misses it."""
     out = {}
     for scheme, sch, _, test, table, frames in _scheme_logits(checkpoint, data, cache):
-        base, heads = calibration_costs(table, sch, frames)
         full = full_cost(table, frames)
         points = sch.point_logits(test.frame_logits)  # (V, P, C); the last point is full
         full_top1 = 100.0 * (points[:, -1].argmax(-1) == test.labels).double().mean().item()
         best = {"cut_pct": 0.0, "loss_pt": 0.0}
-        for op in rule_front(sch, test, base, heads):
-            thr = list(op.thresholds)
-            costs = sch.point_costs(exit_costs(table, sch, thr), frames)
-            got = evaluate_thresholds(points, test.labels, costs, thr)
+        for got in rule_curve(sch, test, test, table, frames)["test"]:  # front built on test
             cut, loss = 100.0 * (1.0 - got.mean_cost / full), full_top1 - got.top1
             if loss <= max_loss + 1e-9 and cut > best["cut_pct"]:
                 best = {"cut_pct": round(cut, 2), "loss_pt": round(loss, 2)}
