@@ -7,10 +7,11 @@ class each, 2,400 clips per split; a one-clip train split that is not used), eva
 checkpoint with every scheme, thresholds chosen by the default rule on **that seed's own val
 split**, and reports per scheme: FLOPs cut, test top-1 loss against full inference with its
 paired 95% bootstrap interval, and the stop histogram; then mean, min and max over the seeds,
-with seed 0 (the shipped 800-clip split) beside them. Finally whether the unified scheme
-Pareto-dominates each single axis on the val-calibrated curves (:func:`pareto_check`: the
-Pareto front of the settings the default rule compares for a range of allowed val losses, at
-equal GFLOPs at least as accurate), on val and, with the same settings, on test. Last, a bound
+with seed 0 (the shipped split, also 150 val and 150 test clips per class) beside them. Finally
+whether the unified scheme Pareto-dominates each single axis on the val-calibrated curves
+(:func:`pareto_check`: the Pareto front of the settings the default rule compares for a range of
+allowed val losses, at equal GFLOPs at least as accurate), on val and, with the same settings,
+on test. Last, a bound
 that is not a result (:func:`bound_chosen_on_test`): the largest cut the rule's settings reach
 within 0.5 pt when chosen on test itself, which splits a missed cut target into the val rule's
 share and the model's.

@@ -105,8 +105,8 @@ for g in GROUPS:
 # among its kind at that exit (a typical one, not a hand-picked one). 8 frames at the TSN
 # segment centres, raw pixels; the title gives the class, the recorded difficulty, the evidence
 # window (source frames) and the confidence of the exit that answered. An exit at which no clip
-# stops gets no strip: here exit 3 (the val-chosen thresholds switch it off, chapter 4), so the
-# figure shows exits 1, 2 and 4.
+# stops gets no strip: here exit 2 (the val-chosen thresholds switch it off, chapter 4), so the
+# figure shows exits 1, 3 and 4.
 
 # %%
 strip_data = VideoDataset(records, DatasetConfig(
@@ -272,57 +272,52 @@ else:
 # %% [markdown]
 # ## Discussion
 #
-# * **Depth axis = appearance.** Scene clips leave early (1039 of 1200 at exit 1, 97% correct
+# * **Depth axis = appearance.** Scene clips leave early (952 of 1200 at exit 1, 99% correct
 #   there), and the hardest-looking ones later: up to difficulty 0.6 nearly all leave at exit 1
-#   (mean exit 1.03-1.06), then the mean exit rises to 1.32 for difficulty 0.6-0.8 and 2.14 for
-#   >= 0.8. A short evidence window delays them too (mean exit 1.20 when the class shows
-#   throughout, 1.68 with a 6-8-frame window), as fewer of the 16 frames show the class. The
-#   strips follow: the median-difficulty scene clip is at 0.41 at exit 1, 0.74 at exit 2 and 0.87
-#   at exit 4 (which shows its class only in source frames 19-25 of 41). This is the paper's
-#   "irregular viewpoint needs varying network capability", here with the cause measured.
-# * **Temporal classes mostly need the whole network.** 888 of the 1200 temporal clips reach
-#   exit 4, and their mean exit is 3.09-3.51 across the difficulty bins, rising only a little
-#   with appearance: a direction of motion is not a shallow feature. 202 do stop at exit 1, but
-#   only 40% of those are right: the first exit's confidence is a weak guide on motion. In the
-#   unified scheme nearly all scene clips stop in group 1 (979 at its very first point), while
-#   220 temporal clips stop in group 3 and 87 in group 4 (against 20 scene clips in group 4).
-# * **Input axis = evidence.** Temporal clips whose evidence runs through the clip stop after 7.0
-#   frames on average, those with a window of 6-16 source frames after 8.6-9.1; scene clips
-#   after 4.4 vs 4.5-5.3, the most (5.3) with the shortest window (a 6-8-frame window out of
-#   32-48 often falls between the 4 frames of the first group). Appearance adds to it: scene
-#   clips take 4.1-4.3 frames below difficulty 0.8 and 6.2 above, temporal clips 7.3 in the
-#   easiest bin and 9.3 in the hardest. The paper's "needs varying number of frames".
-# * **Late means hard, not rescued.** Scene clips at the last exit of the depth scheme are the
-#   hard ones (50% correct at exit 4, against 97% and 82% at exits 1 and 2); temporal clips are
-#   hard wherever they stop (40%, 46% and 38% correct at exits 1, 2 and 4). Going deeper does not
-#   make the late clips as reliable as the early ones; the saving comes from the many scene clips
-#   that stop at exit 1, which is why it is largest on the easy (scene) data.
+#   (mean exit 1.07-1.20), then the mean exit rises to 1.67 for difficulty 0.6-0.8 and 2.53 for
+#   >= 0.8. A short evidence window delays them too (mean exit 1.43 when the class shows
+#   throughout, 1.98 with a 6-8-frame window), as fewer of the 16 frames show the class. This is
+#   the paper's "irregular viewpoint needs varying network capability", here with the cause
+#   measured.
+# * **Temporal classes need the deeper exits.** 554 of the 1200 temporal clips stop at exit 3 and
+#   605 reach exit 4; only 41 stop at exit 1 (78% right). Their mean exit is 3.19-3.72 across the
+#   difficulty bins, rising only a little with appearance: a direction of motion is not a shallow
+#   feature. The val-chosen setting switches exit 2 off, so no clip stops there. In the unified
+#   scheme most scene clips stop in group 1 (951 at its very first point), while temporal
+#   clips spread over the groups (96 stop at the last exit of group 3 and 32 in group 4).
+# * **Input axis = evidence.** Temporal clips whose evidence runs through the clip stop after 5.3
+#   frames on average, those with a window of 6-16 source frames after 6.7-8.2; scene clips after
+#   4.4 vs 4.4-5.5, the most (5.5) with the shortest window (a 6-8-frame window out of 32-48 often
+#   falls between the 4 frames of the first group). Appearance adds to it: scene clips take
+#   4.1-4.4 frames below difficulty 0.8 and 5.9 above, temporal clips 5.2 in the easiest bin and
+#   8.0 in the hardest. The paper's "needs varying number of frames".
+# * **Late means hard, not rescued.** Clips at the last exit of the depth scheme are the hard ones
+#   (48% correct for scene and 49% for temporal clips at exit 4, against 99% and 93% for scene
+#   clips at exits 1 and 3, 87% for temporal clips at exit 3). Going deeper does not make the late
+#   clips as reliable as the early ones; the saving comes from the many scene clips that stop at
+#   exit 1, which is why it is largest on the easy (scene) data.
 #
 # ## Reproduced / Differs / Why
 #
 # **Reproduced**: the paper's picture, easy videos stop at the first checkpoint and hard ones at
-# the last (scene clips: 97% right at exit 1, 50% at exit 4); and more than the picture: the stop
-# point follows the *recorded* difficulty (depth scheme, scene clips: mean exit 1.03 -> 2.14 from
+# the last (scene clips: 99% right at exit 1, 48% at exit 4); and more than the picture: the stop
+# point follows the *recorded* difficulty (depth scheme, scene clips: mean exit 1.07 -> 2.53 from
 # the easiest to the hardest difficulty bin) and the evidence window (unified, temporal clips:
-# 7.0 frames when the evidence runs through the clip, 8.6-9.1 with a short window; scene clips
-# 4.4 -> 5.3).
+# 5.3 frames when the evidence runs through the clip, 6.7-8.2 with a short window; scene clips
+# 4.4 -> 5.5).
 #
 # **Differs**: the paper shows six hand-chosen Kinetics clips and no measurement; here the clips
 # are chosen by a rule (median difficulty among the correct clips of each stop point) and the
 # difficulty is known by construction. The paper shows clips at a first, a middle and a last
-# checkpoint; our depth scheme stops no clip at exit 3, so its middle examples are from exit 2.
-# Our temporal clips do stop early (202 of 1200 at the depth scheme's first exit, 41 at the
-# unified scheme's first point), but those are not easy ones: 40% of the depth scheme's exit-1
-# temporal clips are right, about as many as at exit 4 (38%), so on temporal data the stop point
-# sorts clips by difficulty far less than on scene data. The paper shows no Something-Something
-# examples to compare with.
+# checkpoint; our depth scheme stops no clip at exit 2 (its val-chosen threshold is 1.0, chapter
+# 4), so its middle examples are from exit 3. Our temporal clips rarely stop at the first exit
+# (41 of 1200), and mostly at exit 3 or 4. The paper shows no Something-Something examples to
+# compare with.
 #
 # **Why**: a scene class is a property of one frame's appearance, which a shallow exit sees when
-# the picture is clean; a temporal class is a property of motion, which the mini MSDNet captures
-# only weakly (38-46% right on the temporal clips at each exit where they stop), so its exits
-# are rarely confident on it before the deepest one and the first groups of frames, and a short
-# evidence window hides it from those groups. When the first exit is confident on a temporal
-# clip it is often wrong, which is how 202 temporal clips stop there at 40% right.
+# the picture is clean; a temporal class is a property of motion, which needs the deeper exits
+# (and, on the input axis, more frames), so the exits are rarely confident on it before exit 3,
+# and a short evidence window hides it from the first groups of frames.
 #
 # The scene / temporal rows, the difficulty bins and the evidence windows above are MiniActions'
 # (recorded when the clips were made); on another dataset the stop tables report all clips
