@@ -15,7 +15,7 @@
 # throughout). So the picture can be checked against the cause: do hard-looking clips stop
 # later along the depth axis, and clips with short evidence windows later along the input axis?
 # The mini MSDNet with online shift (3 scales, 4 blocks with an exit per block), thresholds from
-# validation (the rule of `evaluate`, chapter 5), test split (1,200 scene and 1,200 temporal
+# validation (the rule of `evaluate`, chapter 4), test split (1,200 scene and 1,200 temporal
 # clips).
 
 # %%
@@ -105,8 +105,8 @@ for g in GROUPS:
 # among its kind at that exit (a typical one, not a hand-picked one). 8 frames at the TSN
 # segment centres, raw pixels; the title gives the class, the recorded difficulty, the evidence
 # window (source frames) and the confidence of the exit that answered. An exit at which no clip
-# stops gets no strip: here exit 2 (the val-chosen thresholds switch it off, chapter 4), so the
-# figure shows exits 1, 3 and 4.
+# stops (one whose val-chosen threshold switches it off) gets no strip; here clips stop at all
+# four exits.
 
 # %%
 strip_data = VideoDataset(records, DatasetConfig(
@@ -272,52 +272,51 @@ else:
 # %% [markdown]
 # ## Discussion
 #
-# * **Depth axis = appearance.** Scene clips leave early (952 of 1200 at exit 1, 99% correct
+# * **Depth axis = appearance.** Scene clips leave early (912 of 1200 at exit 1, 99% correct
 #   there), and the hardest-looking ones later: up to difficulty 0.6 nearly all leave at exit 1
-#   (mean exit 1.07-1.20), then the mean exit rises to 1.67 for difficulty 0.6-0.8 and 2.53 for
-#   >= 0.8. A short evidence window delays them too (mean exit 1.43 when the class shows
-#   throughout, 1.98 with a 6-8-frame window), as fewer of the 16 frames show the class. This is
+#   (mean exit 1.10-1.24), then the mean exit rises to 1.53 for difficulty 0.6-0.8 and 2.49 for
+#   >= 0.8. A short evidence window delays them too (mean exit 1.40 when the class shows
+#   throughout, 2.17 with a 6-8-frame window), as fewer of the 16 frames show the class. This is
 #   the paper's "irregular viewpoint needs varying network capability", here with the cause
 #   measured.
-# * **Temporal classes need the deeper exits.** 554 of the 1200 temporal clips stop at exit 3 and
-#   605 reach exit 4; only 41 stop at exit 1 (78% right). Their mean exit is 3.19-3.72 across the
-#   difficulty bins, rising only a little with appearance: a direction of motion is not a shallow
-#   feature. The val-chosen setting switches exit 2 off, so no clip stops there. In the unified
-#   scheme most scene clips stop in group 1 (951 at its very first point), while temporal
-#   clips spread over the groups (96 stop at the last exit of group 3 and 32 in group 4).
-# * **Input axis = evidence.** Temporal clips whose evidence runs through the clip stop after 5.3
-#   frames on average, those with a window of 6-16 source frames after 6.7-8.2; scene clips after
-#   4.4 vs 4.4-5.5, the most (5.5) with the shortest window (a 6-8-frame window out of 32-48 often
+# * **Temporal classes need the deeper exits.** 227 of the 1200 temporal clips stop at exit 3 and
+#   572 reach exit 4; 170 stop at exit 1 (94% right). Their mean exit is 2.63-3.55 across the
+#   difficulty bins, rising with appearance but always well above the scene clips': a direction
+#   of motion is not a shallow feature. In the unified scheme most scene clips stop in group 1
+#   (892 at its very first point), while temporal clips spread over the groups (263 stop at the
+#   last exit of group 2, 53 of group 3 and 10 in group 4); its val-chosen setting switches exit
+#   3 off, so no clip stops there in that scheme.
+# * **Input axis = evidence.** Temporal clips whose evidence runs through the clip stop after 4.7
+#   frames on average, those with a window of 6-16 source frames after 5.5-6.9; scene clips after
+#   4.3 vs 4.2-5.1, the most (5.1) with the shortest window (a 6-8-frame window out of 32-48 often
 #   falls between the 4 frames of the first group). Appearance adds to it: scene clips take
-#   4.1-4.4 frames below difficulty 0.8 and 5.9 above, temporal clips 5.2 in the easiest bin and
-#   8.0 in the hardest. The paper's "needs varying number of frames".
+#   4.1-4.3 frames below difficulty 0.8 and 5.2 above, temporal clips 4.6-5.0 below difficulty
+#   0.6 and 6.5 in the hardest bin. The paper's "needs varying number of frames".
 # * **Late means hard, not rescued.** Clips at the last exit of the depth scheme are the hard ones
-#   (48% correct for scene and 49% for temporal clips at exit 4, against 99% and 93% for scene
-#   clips at exits 1 and 3, 87% for temporal clips at exit 3). Going deeper does not make the late
+#   (60% correct for scene and 46% for temporal clips at exit 4, against 99% and 96% for scene
+#   clips at exits 1 and 3, 86% for temporal clips at exit 3). Going deeper does not make the late
 #   clips as reliable as the early ones; the saving comes from the many scene clips that stop at
 #   exit 1, which is why it is largest on the easy (scene) data.
 #
 # ## Reproduced / Differs / Why
 #
 # **Reproduced**: the paper's picture, easy videos stop at the first checkpoint and hard ones at
-# the last (scene clips: 99% right at exit 1, 48% at exit 4); and more than the picture: the stop
-# point follows the *recorded* difficulty (depth scheme, scene clips: mean exit 1.07 -> 2.53 from
+# the last (scene clips: 99% right at exit 1, 60% at exit 4); and more than the picture: the stop
+# point follows the *recorded* difficulty (depth scheme, scene clips: mean exit 1.18 -> 2.49 from
 # the easiest to the hardest difficulty bin) and the evidence window (unified, temporal clips:
-# 5.3 frames when the evidence runs through the clip, 6.7-8.2 with a short window; scene clips
-# 4.4 -> 5.5).
+# 4.7 frames when the evidence runs through the clip, 5.5-6.9 with a short window; scene clips
+# 4.3 -> 5.1).
 #
 # **Differs**: the paper shows six hand-chosen Kinetics clips and no measurement; here the clips
 # are chosen by a rule (median difficulty among the correct clips of each stop point) and the
-# difficulty is known by construction. The paper shows clips at a first, a middle and a last
-# checkpoint; our depth scheme stops no clip at exit 2 (its val-chosen threshold is 1.0, chapter
-# 4), so its middle examples are from exit 3. Our temporal clips rarely stop at the first exit
-# (41 of 1200), and mostly at exit 3 or 4. The paper shows no Something-Something examples to
-# compare with.
+# difficulty is known by construction. Our temporal clips stop at the first exit less often than
+# the scene ones (170 of 1200 against 912), and most of them at exit 3 or 4. The paper shows no
+# Something-Something examples to compare with.
 #
 # **Why**: a scene class is a property of one frame's appearance, which a shallow exit sees when
 # the picture is clean; a temporal class is a property of motion, which needs the deeper exits
-# (and, on the input axis, more frames), so the exits are rarely confident on it before exit 3,
-# and a short evidence window hides it from the first groups of frames.
+# (and, on the input axis, more frames), so the exits are confident on it before exit 3 far less
+# often, and a short evidence window hides it from the first groups of frames.
 #
 # The scene / temporal rows, the difficulty bins and the evidence windows above are MiniActions'
 # (recorded when the clips were made); on another dataset the stop tables report all clips
