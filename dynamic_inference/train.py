@@ -364,6 +364,9 @@ def fit(
         "train_time_s": round(train_time, 1),
         "steps": step,
         "world_size": world,
+        # a CPU kernel may sum in another order with another thread count: a rerun meant to give
+        # the same weights bit for bit uses the same count (the shipped mini MSDNets: 1 thread)
+        "torch_threads": torch.get_num_threads(),
         "history": history,
         "torch": str(torch.__version__),
     }

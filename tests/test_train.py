@@ -103,6 +103,7 @@ def test_same_seed_same_weights_and_learning():
     for (k, a), b in zip(m1.state_dict().items(), m2.state_dict().values()):
         assert torch.equal(a, b), k
     assert p1["val_top1_per_exit"][-1] > 50  # chance is 33%
+    assert p1["torch_threads"] == 1  # what a bit-for-bit rerun must use again
 
 
 def test_checkpoint_round_trip_and_mismatch(tmp_path: Path):
