@@ -34,7 +34,7 @@ streaming) takes a single ``torch.cat`` instead, about 3x faster for small frame
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -68,11 +68,52 @@ def _check(x: Tensor, n_frames: int, fold_div: int, mode: str) -> None:
         )
 
 
-def _from_past(v: Tensor, o: Tensor, lo: int, hi: int, first: Tensor | float) -> None:
-    """``o[:, t, lo:hi] = v[:, t-1, lo:hi]`` on ``(N, T, C, H, W)`` views; frame 0 gets ``first``
-    (0 at the start of a video, the cached channels of the previous frame when streaming)."""
-    o[:, 1:, lo:hi] = v[:, :-1, lo:hi]
-    o[:, 0, lo:hi] = first
+def _move(v: Tensor, o: Tensor, lo: int, hi: int, step: int, border: Tensor | float = 0.0) -> None:
+    """``o[:, t, lo:hi] = v[:, t - step, lo:hi]`` on ``(N, T, C, H, W)`` views: ``step = 1`` takes
+    the channels from the past frame, ``step = -1`` from the future one. The frame with no source
+    (the first or the last) gets ``border``: 0 at a clip's edge, the cached channels of the previous
+    frame when streaming."""
+    if step == 1:
+        o[:, 1:, lo:hi] = v[:, :-1, lo:hi]
+        o[:, 0, lo:hi] = border
+    else:
+        o[:, :-1, lo:hi] = v[:, 1:, lo:hi]
+        o[:, -1, lo:hi] = border
+
+
+def _fold_steps(mode: ShiftMode) -> tuple[int, ...]:
+    """Where each moved fold comes from: online: fold 0 from the past; offline: fold 0 from the
+    future and fold 1 from the past."""
+    return (1,) if mode == "online" else (-1, 1)
+
+
+def _shift(x: Tensor, n_frames: int, fold: int, steps: tuple[int, ...]) -> Tensor:
+    """Fold ``i`` of frame ``t`` comes from frame ``t - steps[i]``; the other channels stay."""
+    nt, c, h, w = x.shape
+    v = x.view(nt // n_frames, n_frames, c, h, w)  # (N, T, C, H, W)
+    out = torch.empty_like(x)  # (N*T, C, H, W), same memory format as x
+    o = out.view(v.shape)  # (N, T, C, H, W) view of the output
+    for i, step in enumerate(steps):
+        _move(v, o, i * fold, (i + 1) * fold, step)
+    moved = len(steps) * fold
+    o[:, :, moved:] = v[:, :, moved:]
+    return out
+
+
+class _ShiftFunction(torch.autograd.Function):
+    """The shift as one autograd node. Its gradient is the same shift run the other way in time
+    (what frame t gave to frame t+1 comes back from t+1 to t): one more copy. Left to autograd,
+    every slice assignment of :func:`_shift` records its own backward, which fills a zero tensor of
+    the whole input's size and copies one slice into it."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, n_frames: int, fold: int, steps: tuple[int, ...]) -> Tensor:
+        ctx.shift = (n_frames, fold, tuple(-step for step in steps))
+        return _shift(x, n_frames, fold, steps)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
+        return _shift(grad, *ctx.shift), None, None, None
 
 
 def temporal_shift(
@@ -85,20 +126,7 @@ def temporal_shift(
     _check(x, n_frames, fold_div, mode)
     if mode == "off":
         return x
-    nt, c, h, w = x.shape
-    fold = c // fold_div
-    v = x.view(nt // n_frames, n_frames, c, h, w)  # (N, T, C, H, W)
-    out = torch.empty_like(x)  # (N*T, C, H, W), same memory format as x
-    o = out.view(v.shape)  # (N, T, C, H, W) view of the output
-    if mode == "online":
-        _from_past(v, o, 0, fold, 0.0)  # frame t gets fold 0 of frame t-1
-        o[:, :, fold:] = v[:, :, fold:]
-    else:
-        o[:, :-1, :fold] = v[:, 1:, :fold]  # frame t gets fold 0 of frame t+1
-        o[:, -1, :fold] = 0
-        _from_past(v, o, fold, 2 * fold, 0.0)  # and fold 1 of frame t-1
-        o[:, :, 2 * fold :] = v[:, :, 2 * fold :]
-    return out
+    return _ShiftFunction.apply(x, n_frames, x.shape[1] // fold_div, _fold_steps(mode))
 
 
 class ShiftCache:
@@ -167,7 +195,7 @@ def online_shift_step(
     out = torch.empty_like(x)  # (N*g, C, H, W), same memory format as x
     o = out.view(v.shape)  # (N, g, C, H, W)
     # the first new frame gets the cached fold of the previous one (zeros for a new video)
-    _from_past(v, o, 0, fold, 0.0 if last is None else last)
+    _move(v, o, 0, fold, 1, 0.0 if last is None else last)
     o[:, :, fold:] = v[:, :, fold:]
     return out, v[:, -1, :fold].clone()
 

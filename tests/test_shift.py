@@ -184,6 +184,31 @@ def test_gradients_flow():
             assert (grad[:, -1, 2:4] == 0).all() and (grad[:, :-1, 2:4] == 1).all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(shapes, st.sampled_from(["offline", "online"]), st.booleans())
+def test_gradient_equals_the_reference_gradient(shape, mode, channels_last):
+    """The shift's own backward (the shift run the other way in time) gives, bit for bit, the
+    gradient autograd derives from the reference's slice assignments: training is unchanged."""
+    n, t, c, hw, fold_div = shape
+    assume(c >= fold_div)
+    x = torch.randn(n * t, c, hw, hw, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    upstream = torch.randn(n * t, c, hw, hw, dtype=torch.float64)
+    grads = []
+    for shift in (temporal_shift, reference_shift):
+        leaf = x.detach().requires_grad_()
+        (shift(leaf, t, fold_div, mode) * upstream).sum().backward()
+        grads.append(leaf.grad)
+    assert torch.equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_gradcheck(mode):
+    x = torch.randn(2 * 3, 8, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: temporal_shift(v, 3, 4, mode), (x,))
+
+
 @pytest.mark.parametrize(
     "shape, t, fold_div, mode, match",
     [
