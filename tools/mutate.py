@@ -180,15 +180,22 @@ MUTATIONS = [
     Mutation(
         "shift: online fold taken from the future frame",
         "dynamic_inference/shift.py",
-        "        _from_past(v, o, 0, fold, 0.0)  # frame t gets fold 0 of frame t-1\n",
-        "        o[:, :-1, :fold] = v[:, 1:, :fold]\n        o[:, -1, :fold] = 0\n",
+        '    return (1,) if mode == "online" else (-1, 1)\n',
+        '    return (-1,) if mode == "online" else (-1, 1)\n',
+        ("tests/test_shift.py",),
+    ),
+    Mutation(
+        "shift: backward shifts the gradient the same way in time as the forward",
+        "dynamic_inference/shift.py",
+        "        ctx.shift = (n_frames, fold, tuple(-step for step in steps))\n",
+        "        ctx.shift = (n_frames, fold, steps)\n",
         ("tests/test_shift.py",),
     ),
     Mutation(
         "shift: streaming ignores the cached fold of the previous group",
         "dynamic_inference/shift.py",
-        "    _from_past(v, o, 0, fold, 0.0 if last is None else last)\n",
-        "    _from_past(v, o, 0, fold, 0.0)\n",
+        "    _move(v, o, 0, fold, 1, 0.0 if last is None else last)\n",
+        "    _move(v, o, 0, fold, 1, 0.0)\n",
         ("tests/test_shift.py",),
     ),
     # ---- calibration (not calibrate_within_loss: being rewritten) ----
