@@ -93,14 +93,17 @@ def _fold_steps(mode: ShiftMode) -> tuple[int, ...]:
     return (1,) if mode == "online" else (-1, 1)
 
 
-def _shift(x: Tensor, n_frames: int, fold: int, steps: tuple[int, ...]) -> Tensor:
-    """Fold ``i`` of frame ``t`` comes from frame ``t - steps[i]``; the other channels stay."""
+def _shift(
+    x: Tensor, n_frames: int, fold: int, steps: tuple[int, ...], border: Tensor | float = 0.0
+) -> Tensor:
+    """Fold ``i`` of frame ``t`` comes from frame ``t - steps[i]``; the other channels stay. The
+    frame with no source gets ``border`` (see :func:`_move`)."""
     nt, c, h, w = x.shape
     v = x.view(nt // n_frames, n_frames, c, h, w)  # (N, T, C, H, W)
     out = torch.empty_like(x)  # (N*T, C, H, W), same memory format as x
     o = out.view(v.shape)  # (N, T, C, H, W) view of the output
     for i, step in enumerate(steps):
-        _move(v, o, i * fold, (i + 1) * fold, step)
+        _move(v, o, i * fold, (i + 1) * fold, step, border)
     moved = len(steps) * fold
     o[:, :, moved:] = v[:, :, moved:]
     return out
@@ -198,12 +201,9 @@ def online_shift_step(
             f"streaming cache holds shape {tuple(last.shape)} but the new frames need "
             f"{(v.shape[0], fold, h, w)}: use a new ShiftCache for each batch of videos"
         )
-    out = torch.empty_like(x)  # (N*g, C, H, W), same memory format as x
-    o = out.view(v.shape)  # (N, g, C, H, W)
     # the first new frame gets the cached fold of the previous one (zeros for a new video)
-    _move(v, o, 0, fold, 1, 0.0 if last is None else last)
-    o[:, :, fold:] = v[:, :, fold:]
-    return out, v[:, -1, :fold].clone()
+    out = _shift(x, n_frames, fold, _fold_steps("online"), 0.0 if last is None else last)
+    return out, v[:, -1, :fold].clone()  # (N*g, C, H, W), (N, fold, H, W)
 
 
 class TemporalShift(nn.Module):
