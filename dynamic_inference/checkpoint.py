@@ -63,6 +63,7 @@ class TrainConfig:
     limit: int | None = None  # only the first N training clips (smoke runs)
     steps: int | None = None  # stop after N optimiser steps (smoke runs)
     skip_bad: bool = False  # drop (and report) clips that are missing or cannot be decoded
+    channels_last: bool = False  # NHWC activations: other kernels, other float sums (see train)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -96,6 +97,8 @@ class TrainConfig:
                               f"{self.jitter!r}")
         if not (isinstance(self.distill, (int, float)) and 0.0 <= self.distill < float("inf")):
             raise ConfigError(f"--distill must be a weight >= 0, got {self.distill!r}")
+        if not isinstance(self.channels_last, bool):
+            raise ConfigError(f"channels_last must be True or False, got {self.channels_last!r}")
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
 

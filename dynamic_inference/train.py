@@ -255,7 +255,8 @@ def fit(
     torch.use_deterministic_algorithms(device.type == "cpu", warn_only=True)
 
     model = build_model(cfg.model, len(train_set.classes), shift=cfg.shift, **cfg.model_kwargs)
-    model.to(device)
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model.to(device, memory_format=layout)  # activations follow the conv weights' layout
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -344,6 +345,7 @@ def fit(
         if cfg.steps is not None and step >= cfg.steps:
             break
     train_time = time.time() - t0
+    model.to(memory_format=torch.contiguous_format)  # the checkpoint holds NCHW weights
     if world > 1:  # DDP keeps parameters in sync; BatchNorm statistics are per rank: take rank 0's
         for buf in model.buffers():
             dist.broadcast(buf, src=0)

@@ -106,6 +106,39 @@ def test_same_seed_same_weights_and_learning():
     assert p1["torch_threads"] == 1  # what a bit-for-bit rerun must use again
 
 
+@pytest.mark.parametrize("model", ["tiny", "msdnet_mini"])
+def test_channels_last_trains_the_same_model_in_nhwc(model: str):
+    """--channels-last changes the layout of the activations, not what is learned: one step moves
+    the weights as the NCHW run does, to float rounding, and they come back NCHW-contiguous.
+    (Over more steps the rounding grows as in any two CPU runs with other float sums.)"""
+    torch.set_num_threads(1)
+    data = (ColourClips(12), ColourClips(6, seed=1))
+    layouts = []
+
+    def record(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d) and module.training:  # not the val pass
+            layouts.append(output.is_contiguous(memory_format=torch.channels_last))
+
+    step = dict(model=model, steps=1, optimizer="sgd")  # AdamW's first step is lr * sign(grad)
+    init, _ = fit(_cfg(**step, lr=1e-12), *data)
+    nchw, p1 = fit(_cfg(**step), *data)
+    handle = torch.nn.modules.module.register_module_forward_hook(record)
+    try:
+        nhwc, p2 = fit(_cfg(**step, channels_last=True), *data)
+    finally:
+        handle.remove()
+    assert p2["config"]["channels_last"] is True and p1["history"] == p2["history"]
+    assert layouts and all(layouts)  # every training conv ran on NHWC activations
+    moved = 0.0
+    for k, a in nchw.state_dict().items():
+        b = nhwc.state_dict()[k]
+        assert b.is_contiguous(), k
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4)
+        if a.is_floating_point():
+            moved = max(moved, (a - init.state_dict()[k]).abs().max().item())
+    assert moved > 1e-2  # the step changed the weights far more than the tolerance
+
+
 def test_checkpoint_round_trip_and_mismatch(tmp_path: Path):
     data = (ColourClips(8), ColourClips(6, seed=1))
     out = tmp_path / "m.pt"
