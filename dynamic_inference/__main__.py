@@ -96,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-bad", action="store_true",
                    help="drop missing and undecodable clips (reported) instead of stopping")
     s.add_argument("--channels-last", action="store_true",
-                   help="train with NHWC activations (oneDNN's faster CPU convolutions at one "
-                   "thread per process; float sums differ from the default layout's)")
+                   help="train with NHWC activations (other CPU kernels, other float sums; "
+                   "measured no faster than the default here, see the README)")
 
     s = sub.add_parser("evaluate", help="evaluate a scheme; writes a JSON report")
     s.add_argument("--checkpoint", required=True)
