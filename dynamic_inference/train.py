@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -158,6 +159,23 @@ def _git_commit() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def _cpu() -> str:
+    """The CPU's model name and the vector instruction set torch's kernels use on it.
+
+    Both enter the weights: a kernel for another instruction set (AVX2, AVX512) sums in another
+    order, so the same command at the same thread count gives other float roundings there.
+    """
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def _distributed() -> tuple[int, int]:
@@ -366,9 +384,11 @@ def fit(
         "train_time_s": round(train_time, 1),
         "steps": step,
         "world_size": world,
-        # a CPU kernel may sum in another order with another thread count: a rerun meant to give
-        # the same weights bit for bit uses the same count (the shipped mini MSDNets: 1 thread)
+        # a CPU kernel may sum in another order with another thread count or instruction set: a
+        # rerun meant to give the same weights bit for bit uses the same count on the same kind
+        # of CPU (the shipped mini MSDNets: 1 thread; their CPU was not recorded)
         "torch_threads": torch.get_num_threads(),
+        "hardware": _cpu() if device.type == "cpu" else torch.cuda.get_device_name(device),
         "history": history,
         "torch": str(torch.__version__),
     }

@@ -104,6 +104,8 @@ def test_same_seed_same_weights_and_learning():
         assert torch.equal(a, b), k
     assert p1["val_top1_per_exit"][-1] > 50  # chance is 33%
     assert p1["torch_threads"] == 1  # what a bit-for-bit rerun must use again
+    # ... on the same kind of CPU: its name and the instruction set torch's kernels use
+    assert p1["hardware"].endswith(", " + torch.backends.cpu.get_cpu_capability())
 
 
 @pytest.mark.parametrize("model", ["tiny", "msdnet_mini"])
