@@ -42,3 +42,21 @@ def test_seeds_quick_on_a_new_seed(tmp_path: Path) -> None:
         assert r["loss_pt"] == pytest.approx(r["full_top1"] - r["top1"], abs=0.02)
     assert rows["unified"]["val_gflops_per_video"] <= rows["input"]["val_gflops_per_video"] + 1e-4
     assert report["summary"]["unified"]["cut_min"] == rows["unified"]["cut_pct"]
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="shipped checkpoint absent")
+def test_rule_margin_at_the_default_allowance_is_the_default_rule(tmp_path: Path) -> None:
+    """benchmarks/rule_margin.py reads val only; at 0.5 pt it must reproduce the val cut and val
+    loss of `evaluate`'s default rule; allowing 0 pt (plus one SE) never chooses a val loss."""
+    import rule_margin
+
+    from dynamic_inference.evaluate import evaluate
+
+    data = seeds.ensure_seed(tmp_path, 7, 2)
+    got = rule_margin.val_cuts(SHIPPED, data, ["depth", "unified"], [0.5, 0.0])
+    for scheme, (default, strict) in got.items():
+        rep = evaluate(SHIPPED, "test", scheme, data=data, engine=False).to_report()
+        cut = 100.0 * (1.0 - rep["val_gflops_per_video"] / rep["full_gflops_per_video"])
+        assert default["cut_pct"] == pytest.approx(cut, abs=0.02), scheme
+        assert default["val_loss_pt"] == pytest.approx(rep["val_top1_loss_pt"], abs=0.02)
+        assert strict["val_loss_pt"] <= 1e-9

@@ -353,9 +353,10 @@ def msdnet_mini(num_classes: int = 16, shift: ShiftMode = "online", **kw: object
     epochs at lr 4e-3, chosen on seed 0's val split (30 epochs gave 63.6 / 70.5 / 78.2 / 81.2 %
     per exit and a depth-axis cut 0.5 pt short of 40 % on unseen data seeds): val top-1 per exit
     69.5 / 75.4 / 81.3 / 82.5 % (the tiny net: 43.6 / 61.0 / 68.1 / 69.9 %), 3,600 steps,
-    18.6 min at two threads alone on one 2-core machine, 33.5 and 38.9 min (two runs, bit-identical
-    weights) on another: a 30-minute budget is met on the first and missed on the second (30
-    epochs would take about 22-26 min there). ``kw``: any other :class:`MSDNetConfig` field (it
+    17.4-18.6 min at two threads alone on one 2-core machine (AMD EPYC, AVX512; training seeds
+    0, 1 and 2), 33.5 and 38.9 min (two runs, bit-identical weights) on another: a 30-minute
+    budget is met on the first and missed on the second (30 epochs would take about 22-26 min
+    there). ``kw``: any other :class:`MSDNetConfig` field (it
     overrides the layout).
     """
     return MSDNet(MSDNetConfig(**{**MINI_LAYOUT, "num_classes": num_classes, "shift": shift, **kw}))
