@@ -134,6 +134,18 @@ def optimism(reports: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def _stats(values: Sequence[float]) -> dict[str, float]:
+    return {"mean": round(statistics.fmean(values), 2),
+            "sd": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values)}
+
+
+def between_runs(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per scheme, the spread between trainings of each run's mean cut and mean loss."""
+    return {k: {"cut": _stats([r[k]["cut_mean"] for r in rows]),
+                "loss": _stats([r[k]["loss_mean"] for r in rows])} for k in SCHEMES}
+
+
 def _runs_from_args(values: Sequence[Sequence[str]] | None
                     ) -> list[tuple[str, Path | None, Path]]:
     if not values:
@@ -181,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                   for r in rows])
     met = {n: sum(r["targets"][n] for r in rows) for n in names}
     print("runs meeting each: " + ", ".join(f"{n} {met[n]}/{len(rows)}" for n in names))
+    spread = between_runs(rows)
+    print("between the trainings (each run's mean over the data seeds): mean, sd, min..max")
+    print_table(["scheme", "cut % mean", "sd", "min..max", "loss pt mean", "sd", "min..max"],
+                [[k, f"{c['mean']:.2f}", f"{c['sd']:.2f}", f"{c['min']:.1f}..{c['max']:.1f}",
+                  f"{x['mean']:.2f}", f"{x['sd']:.2f}", f"{x['min']:.2f}..{x['max']:.2f}"]
+                 for k, (c, x) in ((k, (spread[k]["cut"], spread[k]["loss"])) for k in SCHEMES)])
 
     opt = optimism(reports)
     print("the rule's optimism: test loss minus the val loss it chose the setting at, pooled over "
@@ -189,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 [[k, *(f"{o[f]:.2f}" for f in ("val_loss_mean", "mean", "sd", "min", "max")),
                   o["n"]]
                  for k, o in opt.items()])
-    out = {"benchmark": "reruns", "runs": rows, "targets_met": met, "optimism": opt}
+    out = {"benchmark": "reruns", "runs": rows, "targets_met": met, "between_runs": spread,
+           "optimism": opt}
     write_json(out, args.json_out)
     return out
 

@@ -91,3 +91,13 @@ def test_default_runs_are_kept_in_the_repository() -> None:
 def test_a_missing_report_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BenchmarkError, match="seeds report .* not found"):
         reruns.main(["--run", "x", "-", str(tmp_path / "absent.json")])
+
+
+def test_between_runs_spreads_each_runs_mean() -> None:
+    a, b = _report(), _report()
+    b["summary"]["depth"].update(cut_mean=39.0, loss_mean=0.61)
+    rows = [reruns.run_row("a", None, a), reruns.run_row("b", None, b)]
+    got = reruns.between_runs(rows)["depth"]
+    assert got["cut"]["min"] == 39.0 and got["cut"]["max"] == 45.0
+    assert got["cut"]["mean"] == pytest.approx(42.0) and got["loss"]["max"] == 0.61
+    assert got["cut"]["sd"] == pytest.approx(4.24, abs=0.01)
