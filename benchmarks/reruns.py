@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from bench_common import REPO_ROOT, BenchmarkError, print_table, run_cli, write_json
+from seeds import SCHEMES
 
 RESULTS = REPO_ROOT / "benchmarks" / "results"
-SCHEMES = ("depth", "input", "unified")
 
 # The runs of the shipped online mini MSDNet command (the same flags; `--seed` as named).
 # (name, provenance JSON or None when it was not kept, seeds.py report)
@@ -117,27 +117,22 @@ def run_row(name: str, provenance: dict[str, Any] | None, report: dict[str, Any]
     return row
 
 
-def optimism(reports: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per scheme, over every (run, data seed) pair: the test loss minus the val loss of the
-    setting the default rule chose on val (mean, sample standard deviation, min, max, count)."""
-    out = {}
-    for k in SCHEMES:
-        gaps = [r[k]["loss_pt"] - r[k]["val_loss_pt"]
-                for rep in reports for r in rep["per_seed"].values()]
-        out[k] = {
-            "mean": round(statistics.fmean(gaps), 2),
-            "sd": round(statistics.stdev(gaps), 2) if len(gaps) > 1 else 0.0,
-            "min": round(min(gaps), 2), "max": round(max(gaps), 2), "n": len(gaps),
-            "val_loss_mean": round(statistics.fmean(
-                r[k]["val_loss_pt"] for rep in reports for r in rep["per_seed"].values()), 2),
-        }
-    return out
-
-
 def _stats(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation, min and max, rounded to 0.01."""
     return {"mean": round(statistics.fmean(values), 2),
             "sd": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values)}
+            "min": round(min(values), 2), "max": round(max(values), 2)}
+
+
+def optimism(reports: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per scheme, over every (run, data seed) pair: the test loss minus the val loss of the
+    setting the default rule chose on val (:func:`_stats`, the count, the mean val loss)."""
+    out = {}
+    for k in SCHEMES:
+        pairs = [r[k] for rep in reports for r in rep["per_seed"].values()]
+        out[k] = {**_stats([p["loss_pt"] - p["val_loss_pt"] for p in pairs]), "n": len(pairs),
+                  "val_loss_mean": round(statistics.fmean(p["val_loss_pt"] for p in pairs), 2)}
+    return out
 
 
 def between_runs(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -165,7 +160,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for name, prov_path, seeds_path in _runs_from_args(args.run):
         report = _load(seeds_path, "seeds report")
         provenance = None if prov_path is None else _load(prov_path, "train provenance")
-        rows.append(run_row(name, provenance, report))
+        try:
+            rows.append(run_row(name, provenance, report))
+        except (KeyError, TypeError) as e:
+            raise BenchmarkError(f"run {name!r}: {seeds_path} is not a seeds.py report or "
+                                 f"{prov_path} not a train provenance (missing {e})") from None
         reports.append(report)
 
     print(f"{len(rows)} trainings of one recipe, each over the unseen data seeds "

@@ -97,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not args.quick:
         per_seed["0"] = val_cuts(checkpoint, None, args.schemes, args.allowed)
     unseen = [str(s) for s in seeds]
+
     def mean_of(k: str, i: int, field: str) -> float:
         return round(statistics.fmean(per_seed[s][k][i][field] for s in unseen), 2)
 

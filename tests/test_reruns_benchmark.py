@@ -101,3 +101,9 @@ def test_between_runs_spreads_each_runs_mean() -> None:
     assert got["cut"]["min"] == 39.0 and got["cut"]["max"] == 45.0
     assert got["cut"]["mean"] == pytest.approx(42.0) and got["loss"]["max"] == 0.61
     assert got["cut"]["sd"] == pytest.approx(4.24, abs=0.01)
+
+
+def test_a_file_that_is_not_a_report_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "other.json").write_text(json.dumps({"benchmark": "flops_table"}))
+    with pytest.raises(BenchmarkError, match="is not a seeds.py report"):
+        reruns.main(["--run", "x", "-", str(tmp_path / "other.json")])
